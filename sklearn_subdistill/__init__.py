@@ -1,0 +1,18 @@
+"""Subclass distillation for scikit-learn.
+
+A :class:`SubclassTeacherClassifier` learns to split every class into
+subclasses; a :class:`SubclassDistilledStudent` learns from the teacher's
+subclass probabilities, which carry more information than its class
+probabilities when there are few classes.
+"""
+
+from .student import SubclassDistilledStudent
+from .teacher import SubclassTeacherClassifier
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SubclassDistilledStudent",
+    "SubclassTeacherClassifier",
+    "__version__",
+]

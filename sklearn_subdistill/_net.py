@@ -1,0 +1,175 @@
+"""The skorch net both estimators train through, and its fast batch path.
+
+Array inputs are wrapped in :class:`ArrayDataset`; :class:`BatchIterator`
+(skorch's ``iterator_train`` / ``iterator_valid`` hook) then serves batches by
+slicing whole tensors with a shuffled index instead of collating rows one by
+one. Any other ``torch.utils.data.Dataset`` goes through a plain
+``DataLoader``, skorch's normal path. Callbacks, history and checkpoints are
+skorch's own, untouched.
+"""
+
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.dataset import unpack_data
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = ["ArrayDataset", "BatchIterator", "SubclassNet"]
+
+
+def _float_tensor(X):
+    """A float32 tensor view of ``X`` where possible, a copy otherwise."""
+    if isinstance(X, torch.Tensor):
+        return X.float()
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if not X.flags.writeable:
+        # torch warns on read-only buffers; we never write to X, but copy to
+        # keep the caller's memory map out of torch's hands.
+        X = X.copy()
+    return torch.from_numpy(X)
+
+
+class ArrayDataset(Dataset):
+    """Features and targets held whole, served in slices.
+
+    Parameters
+    ----------
+    X : ndarray or torch.Tensor of shape (n_samples, n_features)
+        Features. An ndarray is converted to float32 one batch at a time, so
+        inference over a large array never holds a float32 copy of all of it.
+    y : torch.Tensor, tuple of torch.Tensor, or None
+        Targets, indexed along their first dimension like ``X``.
+    """
+
+    def __init__(self, X, y=None):
+        self.X = X
+        self.y = y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.take(i)
+
+    def to(self, device):
+        """A copy whose tensors live on ``device`` (``X`` becomes a tensor)."""
+        return ArrayDataset(_float_tensor(self.X).to(device), _map(self.y, device))
+
+    def take(self, index):
+        """The batch ``(X[index], y[index])``; ``index`` a slice or index tensor."""
+        X = self.X[index]
+        if not isinstance(X, torch.Tensor):
+            X = _float_tensor(X)
+        return X, _map(self.y, index=index)
+
+    def subset(self, index):
+        """A dataset of the rows in ``index`` (for the validation split)."""
+        index = torch.as_tensor(index)
+        if not isinstance(self.X, torch.Tensor):
+            return ArrayDataset(self.X[index.numpy()], _map(self.y, index=index))
+        return ArrayDataset(self.X[index.to(self.X.device)], _map(self.y, index=index))
+
+
+def _map(y, device=None, index=None):
+    """Move or index ``y``, a tensor, a tuple of tensors or None."""
+    if y is None:
+        return None
+    if isinstance(y, (tuple, list)):
+        return tuple(_map(part, device, index) for part in y)
+    if device is not None:
+        return y.to(device)
+    if isinstance(index, torch.Tensor):
+        index = index.to(y.device)
+    return y[index]
+
+
+class BatchIterator:
+    """Minibatches of a dataset: slices of an :class:`ArrayDataset`, else a DataLoader.
+
+    Parameters
+    ----------
+    dataset : ArrayDataset or torch.utils.data.Dataset
+        The data.
+    batch_size : int
+        Rows per batch; the last batch may be smaller.
+    shuffle : bool, default=False
+        Visit rows in a new random order every epoch.
+    seed : int or None, default=None
+        Seed of the shuffling generator, created once per iterator so that
+        successive epochs continue one random stream.
+    **loader_params : dict
+        Passed to ``DataLoader`` on the normal (non-array) path.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, seed=None, **loader_params):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = None
+        if shuffle:
+            self.generator = torch.Generator()
+            if seed is None:
+                self.generator.seed()
+            else:
+                self.generator.manual_seed(int(seed))
+        self.loader_params = loader_params
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        if not isinstance(self.dataset, ArrayDataset):
+            yield from DataLoader(
+                self.dataset,
+                batch_size=self.batch_size,
+                shuffle=self.shuffle,
+                generator=self.generator,
+                **self.loader_params,
+            )
+            return
+        n_samples = len(self.dataset)
+        if not self.shuffle:
+            for start in range(0, n_samples, self.batch_size):
+                yield self.dataset.take(slice(start, start + self.batch_size))
+            return
+        # A DataLoader draws one number for its workers' base seed before its
+        # sampler draws the permutation; doing the same keeps both paths on
+        # the same batches for the same seed.
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+        order = torch.randperm(n_samples, generator=self.generator)
+        for start in range(0, n_samples, self.batch_size):
+            yield self.dataset.take(order[start : start + self.batch_size])
+
+
+class SubclassNet(NeuralNet):
+    """skorch's ``NeuralNet`` with inference under ``torch.inference_mode``."""
+
+    def evaluation_step(self, batch, training=False):
+        """Forward pass of one batch for prediction, without autograd."""
+        self.check_is_fitted()
+        Xi, _ = unpack_data(batch)
+        self._set_training(training)
+        if training:
+            with torch.no_grad():
+                return self.infer(Xi)
+        with torch.inference_mode():
+            return self.infer(Xi)
+
+
+class IndexSplit:
+    """A fixed train/validation split by row indices, for skorch's ``train_split``.
+
+    Parameters
+    ----------
+    train_index, valid_index : ndarray of int
+        Row indices of the two parts.
+    """
+
+    def __init__(self, train_index, valid_index):
+        self.train_index = train_index
+        self.valid_index = valid_index
+
+    def __call__(self, dataset, y=None, **fit_params):
+        return dataset.subset(self.train_index), dataset.subset(self.valid_index)

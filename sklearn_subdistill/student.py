@@ -1,0 +1,319 @@
+"""SubclassDistilledStudent: a network that learns from a teacher's subclasses."""
+
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils import gen_batches
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import _NETWORK_CONSTRAINTS, INFERENCE_BATCH_SIZE, SubclassNetworkMixin
+from .modules import SubclassDistillationLoss
+from .teacher import SubclassTeacherClassifier
+
+__all__ = ["SubclassDistilledStudent"]
+
+#: Probabilities of non-subclass teachers are clipped here before the log.
+_PROBA_FLOOR = 1e-12
+
+
+class SubclassDistilledStudent(
+    SubclassNetworkMixin, ClassifierMixin, TransformerMixin, BaseEstimator
+):
+    """Neural classifier distilled from a teacher's subclass probabilities.
+
+    The student's network has the teacher's ``n_classes * n_subclasses``
+    outputs and is trained on
+    ``alpha * distillation_loss + (1 - alpha) * CE(labels, class_logits)``:
+    it matches the teacher's softened subclass distribution at temperature
+    ``temperature`` while also fitting the labels. With a teacher that has no
+    subclasses (any scikit-learn classifier with ``predict_proba``), this is
+    conventional distillation.
+
+    Rows labelled ``-1`` are unlabelled transfer data (scikit-learn's
+    semi-supervised convention): they take the distillation term alone.
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------
+    teacher : estimator or None, default=None
+        Where the soft targets come from:
+
+        - ``None``: a :class:`SubclassTeacherClassifier` with default settings
+          (and this estimator's ``random_state`` and ``device``) is fitted on
+          the labelled rows;
+        - an unfitted estimator: cloned and fitted on the labelled rows inside
+          ``fit`` (kept as ``teacher_``), so ``GridSearchCV`` can tune
+          ``teacher__<param>`` together with the student;
+        - a fitted estimator wrapped in :class:`sklearn.frozen.FrozenEstimator`:
+          used as it is and never refitted;
+        - any classifier with ``predict_proba`` (e.g.
+          :class:`~sklearn.ensemble.HistGradientBoostingClassifier`): the
+          student distils its class log-probabilities.
+    temperature : float, default=4.0
+        Distillation temperature ``T`` (> 0).
+    alpha : float, default=0.5
+        Weight of the distillation term, in ``[0, 1]``; ``0`` ignores the
+        teacher, ``1`` ignores the labels.
+    hidden_layer_sizes : tuple of int, default=(64,)
+        Hidden layer widths of the default :class:`~sklearn_subdistill.modules.MLP`;
+        ignored when ``module`` is given.
+    module : torch.nn.Module subclass or None, default=None
+        The network class, constructed with ``n_features``, ``n_outputs`` and
+        every ``module__<name>`` parameter; see :class:`SubclassTeacherClassifier`.
+    max_epochs : int, default=100
+        Passes over the training data.
+    batch_size : int, default=256
+        Rows per minibatch.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : {"adam", "adamw", "sgd"} or torch.optim.Optimizer subclass, \
+            default="adam"
+        The optimizer; its other arguments are ``optimizer__<name>`` parameters.
+    device : str or torch.device, default="auto"
+        ``"auto"`` uses CUDA when available and the CPU otherwise.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split.
+    verbose : int, default=0
+        ``1`` prints skorch's table of losses after every epoch.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their loss
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+    validation_fraction : float, default=0.1
+        Share of the rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Smallest decrease of the validation loss that counts as an improvement.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks, copied at every ``fit``.
+    **kwargs : dict
+        ``module__<name>`` and ``optimizer__<name>`` parameters.
+
+    Attributes
+    ----------
+    teacher_ : estimator
+        The fitted teacher the student learned from.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (the teacher's); never contains the unlabelled
+        marker ``-1``.
+    n_subclasses_ : int
+        Subclasses per class: the teacher's ``n_subclasses_``, or 1 for a
+        teacher without subclasses.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column
+        names.
+    net_ : skorch.NeuralNet
+        The trained skorch net.
+    history_ : skorch.History
+        Training record.
+    n_iter_ : int
+        Epochs run.
+
+    See Also
+    --------
+    SubclassTeacherClassifier : The teacher that invents subclasses.
+
+    Notes
+    -----
+    The teacher's logits are computed once per ``fit``, in batches and
+    without gradients. With a :class:`SubclassTeacherClassifier` teacher the
+    student's outputs are grouped like the teacher's, so its
+    :meth:`transform` and :meth:`predict_subclass` name the same subclasses.
+
+    References
+    ----------
+    .. [1] R. Müller, S. Kornblith and G. Hinton, "Subclass Distillation",
+       arXiv:2002.03936, 2020.
+    .. [2] G. Hinton, O. Vinyals and J. Dean, "Distilling the Knowledge in a
+       Neural Network", arXiv:1503.02531, 2015.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_subdistill import (SubclassDistilledStudent,
+    ...                                 SubclassTeacherClassifier)
+    >>> X, digit = load_digits(return_X_y=True)
+    >>> X, y = X / 16, (digit >= 5).astype(int)
+    >>> teacher = SubclassTeacherClassifier(max_epochs=5, random_state=0)
+    >>> student = SubclassDistilledStudent(teacher=teacher, hidden_layer_sizes=(16,),
+    ...                                    max_epochs=5, random_state=0).fit(X, y)
+    >>> student.transform(X[:3]).shape  # the teacher's 2 x 5 subclasses
+    (3, 10)
+    """
+
+    _parameter_constraints = {
+        **_NETWORK_CONSTRAINTS,
+        "teacher": [None, HasMethods(["fit", "predict_proba"])],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, 1, closed="both")],
+    }
+
+    def __init__(
+        self,
+        *,
+        teacher=None,
+        temperature=4.0,
+        alpha=0.5,
+        hidden_layer_sizes=(64,),
+        module=None,
+        max_epochs=100,
+        batch_size=256,
+        lr=1e-3,
+        optimizer="adam",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        callbacks=None,
+        **kwargs,
+    ):
+        self.teacher = teacher
+        self.temperature = temperature
+        self.alpha = alpha
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.module = module
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
+        self._store_extra_params(kwargs)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the teacher if needed, then distil it into the student network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples, labelled and unlabelled.
+        y : array-like of shape (n_samples,) or None, default=None
+            Class labels, ``-1`` for unlabelled rows. ``None`` (or all ``-1``)
+            distils from a fitted teacher (a ``FrozenEstimator``) alone.
+
+        Returns
+        -------
+        self : SubclassDistilledStudent
+            The fitted student.
+        """
+        if y is None:
+            X = validate_data(self, X, dtype=(np.float32, np.float64))
+            labelled = np.zeros(len(X), dtype=bool)
+        else:
+            X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+            labelled = _labelled_mask(y)
+            if labelled.any():
+                check_classification_targets(y[labelled])
+        self._check_network_params()
+        self.teacher_ = self._fitted_teacher(X, y, labelled)
+        classes, n_subclasses = self._check_teacher(self.teacher_)
+        y_index = np.full(len(X), -1, dtype=np.int64)
+        if labelled.any():
+            y_index[labelled] = _encode(y[labelled], classes)
+        self.classes_ = classes
+        self.n_subclasses_ = n_subclasses
+        teacher_logits = _teacher_logits(self.teacher_, X)
+        criterion = SubclassDistillationLoss(
+            n_classes=len(classes), alpha=self.alpha, temperature=self.temperature
+        )
+        return self._train_net(
+            X,
+            (torch.from_numpy(y_index), torch.from_numpy(teacher_logits)),
+            n_outputs=teacher_logits.shape[1],
+            criterion=criterion,
+            stratify=y_index,
+        )
+
+    def _fitted_teacher(self, X, y, labelled):
+        teacher = self.teacher
+        if teacher is None:
+            teacher = SubclassTeacherClassifier(
+                random_state=self.random_state, device=self.device
+            )
+        if isinstance(teacher, FrozenEstimator):
+            check_is_fitted(teacher)
+            return teacher
+        if not labelled.any():
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is "
+                "None (or has no labelled row): an unfitted teacher needs labels. To "
+                "distil from unlabelled data alone, pass a fitted teacher wrapped in "
+                "sklearn.frozen.FrozenEstimator."
+            )
+        if not labelled.all() and len(np.unique(y[labelled])) < 2:
+            raise ValueError(
+                f"y marks {int((~labelled).sum())} rows as unlabelled (-1) and the "
+                "other rows hold a single class, too few to fit the teacher. Rows "
+                "labelled -1 are unlabelled transfer data; if -1 is a class of "
+                "yours, relabel it (e.g. to 0)."
+            )
+        return clone(teacher).fit(X[labelled], y[labelled])
+
+    def _check_teacher(self, teacher):
+        """The teacher's classes and subclasses, after checking it fits the data."""
+        n_features = getattr(teacher, "n_features_in_", self.n_features_in_)
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"The teacher was fitted on {n_features} features but X has "
+                f"{self.n_features_in_}; teacher and student need the same features."
+            )
+        classes = np.asarray(teacher.classes_)
+        n_subclasses = getattr(teacher, "n_subclasses_", 1)
+        return classes, n_subclasses
+
+
+def _labelled_mask(y):
+    """True where ``y`` holds a label, False where it holds the marker ``-1``."""
+    if y.dtype.kind in "USb":
+        return np.ones(len(y), dtype=bool)
+    return np.asarray(y != -1, dtype=bool)
+
+
+def _encode(labels, classes):
+    """Indices of ``labels`` in ``classes``; ValueError for unknown labels."""
+    sorter = np.argsort(classes)
+    position = np.searchsorted(classes, labels, sorter=sorter)
+    index = sorter[np.clip(position, 0, len(classes) - 1)]
+    unknown = classes[index] != labels
+    if np.any(unknown):
+        raise ValueError(
+            f"y contains labels the teacher does not know: "
+            f"{sorted(set(np.asarray(labels)[unknown].tolist()))[:10]}; the teacher's "
+            f"classes are {classes.tolist()}."
+        )
+    return index
+
+
+def _teacher_logits(teacher, X):
+    """The teacher's (subclass) log-probabilities as float32, computed in batches."""
+    if hasattr(teacher, "predict_subclass_log_proba"):
+        return teacher.predict_subclass_log_proba(X).astype(np.float32)
+    parts = [
+        np.log(np.clip(teacher.predict_proba(X[batch]), _PROBA_FLOOR, None))
+        for batch in gen_batches(len(X), INFERENCE_BATCH_SIZE)
+    ]
+    return np.concatenate(parts).astype(np.float32)

@@ -1,0 +1,227 @@
+"""SubclassTeacherClassifier: a network that invents subclasses while it learns."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from ._base import _NETWORK_CONSTRAINTS, SubclassNetworkMixin
+from .modules import SubclassTeacherLoss
+
+__all__ = ["SubclassTeacherClassifier"]
+
+
+class SubclassTeacherClassifier(
+    SubclassNetworkMixin, ClassifierMixin, TransformerMixin, BaseEstimator
+):
+    """Neural classifier whose output splits every class into subclasses.
+
+    The network has ``n_classes * n_subclasses`` outputs. Its class
+    probabilities are sums of subclass probabilities and are trained with
+    cross-entropy on the labels; an auxiliary loss, weighted by
+    ``aux_weight``, pushes the examples of a batch apart in subclass space so
+    that every subclass stays in use. The subclasses the network invents are
+    what :class:`SubclassDistilledStudent` learns from.
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------
+    n_subclasses : int, default=5
+        Subclasses per class. ``1`` with ``aux_weight=0`` is an ordinary
+        classifier.
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Hidden layer widths of the default :class:`~sklearn_subdistill.modules.MLP`;
+        ignored when ``module`` is given.
+    module : torch.nn.Module subclass or None, default=None
+        The network class. It is constructed with the keyword arguments
+        ``n_features`` and ``n_outputs`` plus every ``module__<name>``
+        parameter set on this estimator, and maps a float32 batch of shape
+        ``(n, n_features)`` to logits of shape ``(n, n_outputs)``. ``None``
+        means :class:`~sklearn_subdistill.modules.MLP`.
+    aux_weight : float, default=1.0
+        Weight ``beta`` of the auxiliary loss; ``0`` turns it off (and lets the
+        subclasses collapse).
+    aux_temperature : float, default=1.0
+        Temperature of the auxiliary loss; lower values push harder.
+    max_epochs : int, default=100
+        Passes over the training data.
+    batch_size : int, default=256
+        Rows per minibatch. The auxiliary loss contrasts the rows of a batch,
+        so its strength depends on this value.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : {"adam", "adamw", "sgd"} or torch.optim.Optimizer subclass, \
+            default="adam"
+        The optimizer; its other arguments are set as ``optimizer__<name>``
+        parameters (e.g. ``optimizer__weight_decay=1e-4``).
+    device : str or torch.device, default="auto"
+        ``"auto"`` uses CUDA when available and the CPU otherwise; or any torch
+        device such as ``"cpu"``, ``"cuda"``, ``"cuda:1"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split. An
+        int makes training on the CPU reproducible bit for bit.
+    verbose : int, default=0
+        ``1`` prints skorch's table of losses after every epoch.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training rows (stratified) and
+        stop when their loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, keeping the best weights. By default every
+        training row is used for training.
+    validation_fraction : float, default=0.1
+        Share of the training rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Smallest decrease of the validation loss that counts as an improvement.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (copied at every ``fit``), e.g. an
+        ``skorch.callbacks.LRScheduler``.
+    **kwargs : dict
+        ``module__<name>`` and ``optimizer__<name>`` parameters, passed to the
+        network's and the optimizer's constructors; visible to ``get_params``
+        and tunable by ``GridSearchCV``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_subclasses_ : int
+        Subclasses per class of the fitted network.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column
+        names.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch module.
+    history_ : skorch.History
+        Per-epoch and per-batch training record (``history_[:, "train_loss"]``).
+    n_iter_ : int
+        Epochs run.
+
+    See Also
+    --------
+    SubclassDistilledStudent : Distils this teacher into a smaller network.
+    sklearn.neural_network.MLPClassifier : scikit-learn's own neural classifier.
+
+    Notes
+    -----
+    The loss on a batch of subclass logits ``z`` with class labels ``y`` is
+    ``CE(y, class_logits(z)) + aux_weight * L_aux(z)`` where
+    ``class_logits`` is a log-sum-exp over each class's block of subclass
+    logits and ``L_aux`` is :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss`.
+
+    References
+    ----------
+    .. [1] R. Müller, S. Kornblith and G. Hinton, "Subclass Distillation",
+       arXiv:2002.03936, 2020.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_subdistill import SubclassTeacherClassifier
+    >>> X, digit = load_digits(return_X_y=True)
+    >>> y = (digit >= 5).astype(int)  # two classes: 0-4 and 5-9
+    >>> teacher = SubclassTeacherClassifier(n_subclasses=5, max_epochs=5,
+    ...                                     random_state=0).fit(X / 16, y)
+    >>> teacher.predict_proba(X[:2] / 16).shape
+    (2, 2)
+    >>> teacher.transform(X[:2] / 16).shape
+    (2, 10)
+    >>> teacher.get_feature_names_out()[:3]
+    array(['subclass_0_0', 'subclass_0_1', 'subclass_0_2'], dtype=object)
+    """
+
+    _parameter_constraints = {
+        **_NETWORK_CONSTRAINTS,
+        "n_subclasses": [Interval(Integral, 1, None, closed="left")],
+        "aux_weight": [Interval(Real, 0, None, closed="left")],
+        "aux_temperature": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_subclasses=5,
+        hidden_layer_sizes=(256, 256),
+        module=None,
+        aux_weight=1.0,
+        aux_temperature=1.0,
+        max_epochs=100,
+        batch_size=256,
+        lr=1e-3,
+        optimizer="adam",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        callbacks=None,
+        **kwargs,
+    ):
+        self.n_subclasses = n_subclasses
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.module = module
+        self.aux_weight = aux_weight
+        self.aux_temperature = aux_temperature
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
+        self._store_extra_params(kwargs)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on labelled data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples (numeric, finite, dense).
+        y : array-like of shape (n_samples,)
+            Class labels: ints, strings, anything
+            :func:`~sklearn.utils.multiclass.check_classification_targets`
+            accepts.
+
+        Returns
+        -------
+        self : SubclassTeacherClassifier
+            The fitted teacher.
+        """
+        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        check_classification_targets(y)
+        classes, y_index = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; got 1 "
+                f"class ({classes[0]!r})."
+            )
+        self.classes_ = classes
+        self.n_subclasses_ = self.n_subclasses
+        criterion = SubclassTeacherLoss(
+            n_classes=len(classes),
+            aux_weight=self.aux_weight,
+            aux_temperature=self.aux_temperature,
+        )
+        return self._train_net(
+            X,
+            torch.as_tensor(y_index, dtype=torch.int64),
+            n_outputs=len(classes) * self.n_subclasses,
+            criterion=criterion,
+            stratify=y_index,
+        )
