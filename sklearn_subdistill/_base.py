@@ -7,6 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -82,7 +83,7 @@ def resolve_device(device):
     return str(resolved)
 
 
-class SubclassNetworkMixin:
+class SubclassNetworkMixin(TransformerMixin):
     """Shared machinery of the subclass estimators (not public).
 
     Subclasses set ``classes_`` and ``n_subclasses_`` in ``fit`` and train

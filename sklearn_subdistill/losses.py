@@ -47,6 +47,11 @@ def class_logits(subclass_logits, n_classes):
     >>> class_logits(z, 2).softmax(1)
     tensor([[0.3000, 0.7000]])
     """
+    if subclass_logits.ndim != 2:
+        raise ValueError(
+            "subclass_logits must be 2-D (n_samples, n_logits), got shape "
+            f"{tuple(subclass_logits.shape)}."
+        )
     n_samples, n_logits = subclass_logits.shape
     if n_classes < 1 or n_logits % n_classes:
         raise ValueError(
@@ -84,9 +89,11 @@ def subclass_auxiliary_loss(subclass_logits, temperature=1.0):
     Notes
     -----
     ``L_aux = mean_n(logsumexp_m(zn_n . zn_m)) - 1/T - log(N)``. The diagonal of
-    the Gram matrix is exactly ``1/T``, which gives the bounds: ``0`` when all
-    examples have the same standardised logits, ``-log N`` in the limit where
-    every pair of examples is strongly anti-correlated.
+    the Gram matrix is ``1/T`` (up to ``eps``), which gives the bounds: ``0``
+    when all examples have the same standardised logits, ``-log N`` in the
+    limit where every pair of examples is strongly anti-correlated. A row whose
+    logits are all equal (always the case when ``K = 1``) standardises to zero
+    and contributes a diagonal of 0 instead; its gradient is zero.
 
     Examples
     --------

@@ -1,0 +1,339 @@
+"""SubclassTeacherClassifier: API, scikit-learn integration, reproducibility."""
+
+import math
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.datasets import load_wine
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import Callback
+from torch import nn
+
+from sklearn_subdistill import SubclassTeacherClassifier
+from sklearn_subdistill.metrics import subclass_recovery_score
+
+from .conftest import FAST
+
+
+def _state(estimator):
+    return {k: v.clone() for k, v in estimator.net_.module_.state_dict().items()}
+
+
+def _same_state(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+class TinyNet(nn.Module):
+    """A custom network: one hidden layer of tunable width."""
+
+    def __init__(self, n_features, n_outputs, width=8):
+        super().__init__()
+        self.hidden = nn.Linear(n_features, width)
+        self.out = nn.Linear(width, n_outputs)
+
+    def forward(self, X):
+        return self.out(torch.tanh(self.hidden(X)))
+
+
+def test_shapes_and_probabilities(fitted_teacher, digits2):
+    _, X_test, *_ = digits2
+    proba = fitted_teacher.predict_proba(X_test)
+    sub = fitted_teacher.transform(X_test)
+    assert proba.shape == (len(X_test), 2)
+    assert sub.shape == (len(X_test), 6)
+    assert proba.dtype == np.float64
+    assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    # Each class probability is the sum of its block of subclass probabilities.
+    assert_allclose(sub.reshape(-1, 2, 3).sum(axis=2), proba, rtol=1e-10)
+    assert_allclose(np.exp(fitted_teacher.predict_log_proba(X_test)), proba)
+    assert_allclose(
+        np.exp(fitted_teacher.predict_subclass_log_proba(X_test)), sub, rtol=1e-12
+    )
+    subclass = fitted_teacher.predict_subclass(X_test)
+    assert_array_equal(subclass, sub.argmax(axis=1))
+    assert subclass.min() >= 0 and subclass.max() < 6
+    assert_array_equal(
+        fitted_teacher.predict(X_test), fitted_teacher.classes_[proba.argmax(1)]
+    )
+
+
+def test_fitted_attributes(fitted_teacher, digits2):
+    X_train, *_ = digits2
+    assert_array_equal(fitted_teacher.classes_, [0, 1])
+    assert fitted_teacher.n_features_in_ == 64
+    assert fitted_teacher.n_subclasses_ == 3
+    assert fitted_teacher.n_iter_ == FAST["max_epochs"] == len(fitted_teacher.history_)
+    # Without early stopping every training row is used, every epoch.
+    assert sum(fitted_teacher.history_[-1, "batches", :, "train_batch_size"]) == len(
+        X_train
+    )
+    assert "valid_loss" not in fitted_teacher.history_[-1]
+    losses = fitted_teacher.history_[:, "train_loss"]
+    assert losses[-1] < losses[0]
+
+
+def test_unfitted_raises(digits2):
+    X_train, *_ = digits2
+    with pytest.raises(NotFittedError):
+        SubclassTeacherClassifier().predict_subclass(X_train)
+
+
+def test_string_labels_and_multiclass():
+    X, y = load_wine(return_X_y=True)
+    names = np.array(["barolo", "grignolino", "barbera"])[y]
+    model = make_pipeline(
+        StandardScaler(),
+        SubclassTeacherClassifier(n_subclasses=2, **{**FAST, "batch_size": 16}),
+    ).fit(X, names)
+    assert_array_equal(model.classes_, ["barbera", "barolo", "grignolino"])
+    assert model.score(X, names) > 0.9
+    assert set(model.predict(X)) <= set(names)
+    assert model.transform(X).shape == (len(X), 6)
+    assert list(model[-1].get_feature_names_out()) == [
+        f"subclass_{name}_{j}"
+        for name in ["barbera", "barolo", "grignolino"]
+        for j in range(2)
+    ]
+
+
+def test_one_subclass_without_aux_is_ordinary_classifier(digits2):
+    X_train, X_test, y_train, y_test, *_ = digits2
+    model = SubclassTeacherClassifier(n_subclasses=1, aux_weight=0, **FAST)
+    model.fit(X_train, y_train)
+    assert_allclose(model.transform(X_test), model.predict_proba(X_test))
+    assert model.score(X_test, y_test) > 0.9
+    # Its loss is plain cross-entropy on the two logits.
+    X_batch = torch.as_tensor(X_test[:50])
+    logits = model.net_.module_(X_batch)
+    y_batch = torch.as_tensor(y_test[:50])
+    assert_allclose(
+        model.net_.get_loss(logits, y_batch).item(),
+        nn.functional.cross_entropy(logits, y_batch).item(),
+        rtol=1e-6,
+    )
+
+
+def test_reproducible_bit_for_bit(digits2):
+    X_train, X_test, y_train, *_ = digits2
+    a = SubclassTeacherClassifier(n_subclasses=3, **FAST).fit(X_train, y_train)
+    b = SubclassTeacherClassifier(n_subclasses=3, **FAST).fit(X_train, y_train)
+    assert _same_state(_state(a), _state(b))
+    assert_array_equal(a.transform(X_test), b.transform(X_test))
+    c = SubclassTeacherClassifier(n_subclasses=3, **{**FAST, "random_state": 1})
+    c.fit(X_train, y_train)
+    assert not _same_state(_state(a), _state(c))
+
+
+def test_training_does_not_touch_global_rng(digits2):
+    X_train, _, y_train, *_ = digits2
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    SubclassTeacherClassifier(**FAST).fit(X_train, y_train)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_caller_data_not_modified(digits2):
+    X_train, _, y_train, *_ = digits2
+    X_copy, y_copy = X_train.copy(), y_train.copy()
+    SubclassTeacherClassifier(**FAST).fit(X_train, y_train)
+    assert_array_equal(X_train, X_copy)
+    assert_array_equal(y_train, y_copy)
+
+
+def test_custom_module_and_module_params(digits2):
+    X_train, X_test, y_train, y_test, *_ = digits2
+    model = SubclassTeacherClassifier(module=TinyNet, module__width=5, **FAST)
+    assert model.get_params()["module__width"] == 5
+    model.fit(X_train, y_train)
+    assert model.net_.module_.hidden.out_features == 5
+    assert model.score(X_test, y_test) > 0.8
+    clone_ = clone(model)
+    assert clone_.module__width == 5 and not hasattr(clone_, "net_")
+    assert "module__width=5" in repr(model)
+
+    search = GridSearchCV(
+        SubclassTeacherClassifier(module=TinyNet, **FAST),
+        {"module__width": [2, 6]},
+        cv=2,
+    ).fit(X_train, y_train)
+    assert search.best_estimator_.net_.module_.hidden.out_features in (2, 6)
+    assert list(search.cv_results_["param_module__width"]) == [2, 6]
+
+
+def test_module_without_required_arguments_is_an_error(digits2):
+    X_train, _, y_train, *_ = digits2
+
+    class NoArgs(nn.Module):
+        def __init__(self):
+            super().__init__()
+
+    with pytest.raises(TypeError, match="n_features and n_outputs"):
+        SubclassTeacherClassifier(module=NoArgs, **FAST).fit(X_train, y_train)
+
+
+def test_unknown_extra_parameter_is_an_error_at_fit(digits2):
+    X_train, _, y_train, *_ = digits2
+    model = SubclassTeacherClassifier(widht=3, **FAST)  # stored, as sklearn asks
+    with pytest.raises(TypeError, match="unknown parameter.*widht"):
+        model.fit(X_train, y_train)
+
+
+def test_optimizer_params_reach_the_optimizer(digits2):
+    X_train, _, y_train, *_ = digits2
+    model = SubclassTeacherClassifier(
+        optimizer="sgd", optimizer__momentum=0.9, **FAST
+    ).fit(X_train, y_train)
+    optimizer = model.net_.optimizer_
+    assert isinstance(optimizer, torch.optim.SGD)
+    assert optimizer.param_groups[0]["momentum"] == 0.9
+    assert optimizer.param_groups[0]["lr"] == FAST["lr"]
+
+
+def test_user_callbacks_run_on_copies(digits2):
+    X_train, _, y_train, *_ = digits2
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    counter = CountEpochs()
+    model = SubclassTeacherClassifier(callbacks=[counter], **FAST).fit(
+        X_train, y_train
+    )
+    used = [cb for _, cb in model.net_.callbacks_ if isinstance(cb, CountEpochs)]
+    assert used[0].epochs == FAST["max_epochs"]
+    assert not hasattr(counter, "epochs")  # the parameter itself is untouched
+
+
+def test_early_stopping(digits2):
+    X_train, _, y_train, *_ = digits2
+    model = SubclassTeacherClassifier(
+        early_stopping=True,
+        n_iter_no_change=2,
+        validation_fraction=0.2,
+        **{**FAST, "max_epochs": 200, "lr": 3e-2},
+    ).fit(X_train, y_train)
+    assert model.n_iter_ < 200
+    valid = model.history_[:, "valid_loss"]
+    n_train = sum(model.history_[-1, "batches", :, "train_batch_size"])
+    assert n_train == len(X_train) - math.ceil(0.2 * len(X_train))
+    # The best weights are restored: the model scores the best validation loss.
+    assert min(valid) <= valid[-1]
+
+
+def test_verbose_prints_epochs(digits2, capsys):
+    X_train, _, y_train, *_ = digits2
+    SubclassTeacherClassifier(**{**FAST, "max_epochs": 2}).fit(X_train, y_train)
+    assert capsys.readouterr().out == ""
+    SubclassTeacherClassifier(verbose=1, **{**FAST, "max_epochs": 2}).fit(
+        X_train, y_train
+    )
+    assert "train_loss" in capsys.readouterr().out
+
+
+def test_pandas_in_and_out(digits2):
+    X_train, X_test, y_train, *_ = digits2
+    columns = [f"pixel{i}" for i in range(64)]
+    model = SubclassTeacherClassifier(n_subclasses=2, **FAST)
+    model.set_output(transform="pandas")
+    model.fit(pd.DataFrame(X_train, columns=columns), y_train)
+    assert_array_equal(model.feature_names_in_, columns)
+    out = model.transform(pd.DataFrame(X_test, columns=columns))
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(model.get_feature_names_out())
+    assert list(out.columns)[:2] == ["subclass_0_0", "subclass_0_1"]
+
+
+def test_grid_search_pipeline_dataframe_string_labels(digits2):
+    X_train, X_test, y_train, y_test, *_ = digits2
+    names = np.array(["low", "high"])
+    frame = pd.DataFrame(X_train, columns=[f"p{i}" for i in range(64)])
+    pipe = make_pipeline(StandardScaler(), SubclassTeacherClassifier(**FAST))
+    search = GridSearchCV(
+        pipe, {"subclassteacherclassifier__n_subclasses": [1, 3]}, cv=3, n_jobs=2
+    ).fit(frame, names[y_train])
+    test_frame = pd.DataFrame(X_test, columns=frame.columns)
+    assert search.score(test_frame, names[y_test]) > 0.85
+    assert set(search.predict(test_frame)) == {"low", "high"}
+
+
+def test_pickle_joblib_clone(fitted_teacher, digits2, tmp_path):
+    _, X_test, *_ = digits2
+    expected = fitted_teacher.transform(X_test)
+    restored = pickle.loads(pickle.dumps(fitted_teacher))
+    assert_array_equal(restored.transform(X_test), expected)
+    joblib.dump(fitted_teacher, tmp_path / "teacher.joblib")
+    restored = joblib.load(tmp_path / "teacher.joblib")
+    assert_array_equal(restored.transform(X_test), expected)
+    fresh = clone(fitted_teacher)
+    assert not hasattr(fresh, "net_")
+    assert fresh.get_params() == fitted_teacher.get_params()
+
+
+def test_device_resolution():
+    from sklearn_subdistill._base import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="not a torch device"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda:1")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_and_cpu_prediction_match(digits2):
+    X_train, X_test, y_train, *_ = digits2
+    model = SubclassTeacherClassifier(**{**FAST, "device": "cuda"}).fit(
+        X_train, y_train
+    )
+    assert next(model.net_.module_.parameters()).is_cuda
+    proba = model.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 2)
+    assert_allclose(proba.sum(1), 1.0)
+
+
+def test_digits_subclasses_line_up_with_digits(digits2):
+    """Acceptance: all 10 subclasses used; they match the digits far above chance."""
+    X_train, X_test, y_train, _, _, digit_test = digits2
+    teacher = SubclassTeacherClassifier(
+        n_subclasses=5, max_epochs=100, device="cpu", random_state=0
+    ).fit(X_train, y_train)
+    assert len(np.unique(teacher.predict_subclass(X_train))) == 10
+    subclass = teacher.predict_subclass(X_test)
+    score = subclass_recovery_score(digit_test, subclass)
+    rng = np.random.RandomState(0)
+    chance = subclass_recovery_score(digit_test, rng.permutation(subclass))
+    assert score > 0.55 > 2.5 * chance
+
+
+def test_aux_loss_keeps_subclasses_apart(digits2):
+    X_train, X_test, y_train, *_ = digits2
+    params = dict(n_subclasses=5, max_epochs=20, device="cpu", random_state=0)
+    used = {
+        weight: len(
+            np.unique(
+                SubclassTeacherClassifier(aux_weight=weight, **params)
+                .fit(X_train, y_train)
+                .predict_subclass(X_test)
+            )
+        )
+        for weight in (0.0, 1.0)
+    }
+    assert used[1.0] == 10
+    assert used[0.0] < used[1.0]
