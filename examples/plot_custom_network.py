@@ -1,7 +1,7 @@
 """
-=========================
+======================
 A custom torch network
-=========================
+======================
 
 Both estimators train the network class passed as ``module``. Here the teacher
 is a small two-dimensional convolutional network that reads the digits as 8x8

@@ -1,7 +1,7 @@
 """
-======================================
+=======================================
 Discovering hidden subclasses in digits
-======================================
+=======================================
 
 A :class:`~sklearn_subdistill.SubclassTeacherClassifier` is trained to tell
 digits 0-4 from digits 5-9, with five subclasses per class. It never sees the

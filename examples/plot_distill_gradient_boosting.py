@@ -1,7 +1,7 @@
 """
-================================================
+===================================================
 Distilling a gradient boosting model into a network
-================================================
+===================================================
 
 The teacher does not have to be a network. Any scikit-learn classifier with
 ``predict_proba`` can teach a

@@ -1,7 +1,7 @@
 """
-===========================================
+=============================================
 Tuning teacher and student in one grid search
-===========================================
+=============================================
 
 The usefulness of a teacher's subclasses shows in the student, not in the
 teacher's own accuracy. Because
@@ -100,7 +100,7 @@ fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.errorbar(alpha, mean, yerr=std, marker="o", capsize=3)
 ax.set_xlabel("alpha (0: labels only, 1: teacher only)")
 ax.set_ylabel("validation accuracy")
-ax.set_title("Student tuned with a frozen teacher (mean and std over 3 folds)")
+ax.set_title("Frozen teacher: mean and std over 3 folds")
 fig.tight_layout()
 plt.show()
 

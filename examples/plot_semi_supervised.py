@@ -1,7 +1,7 @@
 """
-==============================================
+=================================================
 Semi-supervised distillation with unlabelled rows
-==============================================
+=================================================
 
 A teacher can label data that nobody labelled. Rows whose label is ``-1``
 (scikit-learn's marker for unlabelled samples, as in
@@ -98,6 +98,7 @@ fig, ax = plt.subplots(figsize=(6, 3.5))
 for name in ["labels only", "teacher", "distilled on all rows"]:
     ax.plot(results.index, results[name], marker="o", label=name)
 ax.set_xscale("log")
+ax.minorticks_off()
 ax.set_xticks(results.index, labels=results.index)
 ax.set_xlabel("labelled training rows")
 ax.set_ylabel("test accuracy")

@@ -184,7 +184,7 @@ def test_module_without_required_arguments_is_an_error(digits2):
 def test_unknown_extra_parameter_is_an_error_at_fit(digits2):
     X_train, _, y_train, *_ = digits2
     model = SubclassTeacherClassifier(widht=3, **FAST)  # stored, as sklearn asks
-    with pytest.raises(TypeError, match="unknown parameter.*widht"):
+    with pytest.raises(TypeError, match=r"unknown parameter.*widht"):
         model.fit(X_train, y_train)
 
 
@@ -211,9 +211,7 @@ def test_user_callbacks_run_on_copies(digits2):
             self.epochs += 1
 
     counter = CountEpochs()
-    model = SubclassTeacherClassifier(callbacks=[counter], **FAST).fit(
-        X_train, y_train
-    )
+    model = SubclassTeacherClassifier(callbacks=[counter], **FAST).fit(X_train, y_train)
     used = [cb for _, cb in model.net_.callbacks_ if isinstance(cb, CountEpochs)]
     assert used[0].epochs == FAST["max_epochs"]
     assert not hasattr(counter, "epochs")  # the parameter itself is untouched
