@@ -2,6 +2,7 @@
 
 import copy
 import inspect
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -50,6 +51,8 @@ _NETWORK_CONSTRAINTS = {
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "callbacks": [None, list],
+    "precision": [StrOptions({"fp32", "bf16", "fp16"})],
+    "compile": ["boolean"],
 }
 
 
@@ -253,10 +256,12 @@ class SubclassNetworkMixin(TransformerMixin):
             callbacks=callbacks,
             device=device,
             verbose=self.verbose,
+            precision=self.precision,
+            compile=self.compile,
             **{f"module__{k}": v for k, v in module_params.items()},
             **optimizer_params,
         )
-        dataset = ArrayDataset(X, targets).to(device)
+        dataset = _training_dataset(X, targets, device)
         cuda_devices = [torch.device(device)] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
@@ -272,10 +277,22 @@ class SubclassNetworkMixin(TransformerMixin):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
 
-    def _logits(self, X):
-        """Subclass logits as a float64 tensor, computed in batches."""
+    def _map_batches(self, X, fn, n_columns, dtype=np.float64):
+        """Apply ``fn`` to the logits of each inference batch; collect in numpy.
+
+        ``fn`` runs on the training device; only its (small) result moves to
+        the host, into one preallocated array, so memory is bounded by the
+        batch and the output, not by float64 copies of every logit.
+        """
         X = self._validate_X(X)
-        return network_logits(self.net_, X)
+        shape = (len(X),) if n_columns is None else (len(X), n_columns)
+        out = np.empty(shape, dtype=dtype)
+        start = 0
+        for logits in self.net_.forward_iter(ArrayDataset(X), device=None):
+            values = fn(logits).cpu().numpy()
+            out[start : start + len(values)] = values
+            start += len(values)
+        return out
 
     def predict_subclass_log_proba(self, X):
         """Log-probability of each subclass.
@@ -290,7 +307,12 @@ class SubclassNetworkMixin(TransformerMixin):
         log_proba : ndarray of shape (n_samples, n_classes * n_subclasses)
             ``log(transform(X))``, computed without underflow.
         """
-        return F.log_softmax(self._logits(X), dim=1).numpy()
+        check_is_fitted(self)
+        return self._map_batches(
+            X,
+            lambda z: F.log_softmax(z.double(), dim=1),
+            len(self.classes_) * self.n_subclasses_,
+        )
 
     def predict_log_proba(self, X):
         """Log-probability of each class.
@@ -305,8 +327,13 @@ class SubclassNetworkMixin(TransformerMixin):
         log_proba : ndarray of shape (n_samples, n_classes)
             Class log-probabilities, columns in the order of ``classes_``.
         """
-        sub_log_proba = F.log_softmax(self._logits(X), dim=1)
-        return class_logits(sub_log_proba, len(self.classes_)).numpy()
+        check_is_fitted(self)
+        n_classes = len(self.classes_)
+        return self._map_batches(
+            X,
+            lambda z: class_logits(F.log_softmax(z.double(), dim=1), n_classes),
+            n_classes,
+        )
 
     def predict_proba(self, X):
         """Probability of each class: the sum of its subclasses' probabilities.
@@ -372,7 +399,8 @@ class SubclassNetworkMixin(TransformerMixin):
             ``transform(X).argmax(axis=1)``; subclass ``k`` belongs to class
             ``classes_[k // n_subclasses_]``.
         """
-        return self._logits(X).argmax(dim=1).numpy()
+        check_is_fitted(self)
+        return self._map_batches(X, lambda z: z.argmax(dim=1), None, dtype=np.int64)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the :meth:`transform` columns: ``subclass_<class>_<j>``.
@@ -406,14 +434,28 @@ class SubclassNetworkMixin(TransformerMixin):
         return tags
 
 
-def network_logits(net, X):
-    """Logits of a fitted :class:`SubclassNet` on ``X``, float64 on the CPU."""
-    return torch.cat(
-        [
-            logits.to("cpu", torch.float64)
-            for logits in net.forward_iter(ArrayDataset(X), training=False)
-        ]
+def _training_dataset(X, targets, device):
+    """The training data as tensors on ``device``, or on the host if too large.
+
+    On CUDA, data that would take more than half of the free device memory
+    stay in host memory; batches are then copied to the device one by one.
+    """
+    host = ArrayDataset(X, targets)
+    if not device.startswith("cuda"):
+        return host.to(device)
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    if X.shape[0] * X.shape[1] * 4 < free / 2:
+        try:
+            return host.to(device)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+    warnings.warn(
+        "The training data do not fit comfortably on the GPU; streaming batches "
+        "from host memory (slower).",
+        UserWarning,
+        stacklevel=4,
     )
+    return host.to("cpu")
 
 
 def _validation_split(n_samples, fraction, stratify, seed):

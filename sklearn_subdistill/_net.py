@@ -144,7 +144,58 @@ class BatchIterator:
 
 
 class SubclassNet(NeuralNet):
-    """skorch's ``NeuralNet`` with inference under ``torch.inference_mode``."""
+    """skorch's ``NeuralNet`` with optional mixed precision and fast inference.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``skorch.NeuralNet``.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        ``"bf16"`` and ``"fp16"`` run the module's forward pass under
+        ``torch.autocast``; the loss is computed in float32 from float32
+        logits. ``"fp16"`` scales the loss with a ``torch.amp.GradScaler``.
+    """
+
+    def __init__(self, *args, precision="fp32", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.precision = precision
+
+    def initialize(self):
+        """Initialise as skorch does, plus the gradient scaler for fp16."""
+        super().initialize()
+        self.scaler_ = None
+        if self.precision == "fp16":
+            self.scaler_ = torch.amp.GradScaler(torch.device(self.device).type)
+        return self
+
+    def infer(self, x, **fit_params):
+        """Forward pass (under autocast when asked); float32 logits out."""
+        if self.precision == "fp32":
+            return super().infer(x, **fit_params)
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        with torch.autocast(torch.device(self.device).type, dtype=dtype):
+            return super().infer(x, **fit_params).float()
+
+    def train_step_single(self, batch, **fit_params):
+        """skorch's step, with the loss scaled before ``backward`` for fp16."""
+        if self.scaler_ is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        self.scaler_.scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        """skorch's step; with fp16 the scaler steps the optimizer."""
+        if self.scaler_ is None:
+            return super().train_step(batch, **fit_params)
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        self.scaler_.step(self.optimizer_)
+        self.scaler_.update()
+        return step
 
     def evaluation_step(self, batch, training=False):
         """Forward pass of one batch for prediction, without autograd."""

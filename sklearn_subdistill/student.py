@@ -98,6 +98,14 @@ class SubclassDistilledStudent(
         Smallest decrease of the validation loss that counts as an improvement.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks, copied at every ``fit``.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Mixed precision: ``"bf16"`` or ``"fp16"`` run the network under
+        ``torch.autocast`` (meant for CUDA; ``"fp16"`` also scales the loss).
+        Losses and predicted probabilities are always computed in float32 or
+        float64.
+    compile : bool, default=False
+        Compile the network with ``torch.compile`` (through skorch). Compiling
+        takes time up front and pays off only for long runs, mostly on GPUs.
     **kwargs : dict
         ``module__<name>`` and ``optimizer__<name>`` parameters.
 
@@ -182,6 +190,8 @@ class SubclassDistilledStudent(
         n_iter_no_change=10,
         tol=1e-4,
         callbacks=None,
+        precision="fp32",
+        compile=False,
         **kwargs,
     ):
         self.teacher = teacher
@@ -201,6 +211,8 @@ class SubclassDistilledStudent(
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.callbacks = callbacks
+        self.precision = precision
+        self.compile = compile
         self._store_extra_params(kwargs)
 
     @_fit_context(prefer_skip_nested_validation=False)

@@ -81,6 +81,14 @@ class SubclassTeacherClassifier(
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (copied at every ``fit``), e.g. an
         ``skorch.callbacks.LRScheduler``.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Mixed precision: ``"bf16"`` or ``"fp16"`` run the network under
+        ``torch.autocast`` (meant for CUDA; ``"fp16"`` also scales the loss).
+        Losses and predicted probabilities are always computed in float32 or
+        float64.
+    compile : bool, default=False
+        Compile the network with ``torch.compile`` (through skorch). Compiling
+        takes time up front and pays off only for long runs, mostly on GPUs.
     **kwargs : dict
         ``module__<name>`` and ``optimizer__<name>`` parameters, passed to the
         network's and the optimizer's constructors; visible to ``get_params``
@@ -164,6 +172,8 @@ class SubclassTeacherClassifier(
         n_iter_no_change=10,
         tol=1e-4,
         callbacks=None,
+        precision="fp32",
+        compile=False,
         **kwargs,
     ):
         self.n_subclasses = n_subclasses
@@ -183,6 +193,8 @@ class SubclassTeacherClassifier(
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.callbacks = callbacks
+        self.precision = precision
+        self.compile = compile
         self._store_extra_params(kwargs)
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -335,3 +335,23 @@ def test_aux_loss_keeps_subclasses_apart(digits2):
     }
     assert used[1.0] == 10
     assert used[0.0] < used[1.0]
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains(digits2, precision):
+    X_train, X_test, y_train, y_test, *_ = digits2
+    model = SubclassTeacherClassifier(precision=precision, **FAST).fit(X_train, y_train)
+    assert (model.net_.scaler_ is not None) == (precision == "fp16")
+    assert model.score(X_test, y_test) > 0.9
+    proba = model.predict_proba(X_test)
+    assert proba.dtype == np.float64
+    assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+
+
+def test_compile_option_compiles_the_module(digits2):
+    X_train, X_test, y_train, *_ = digits2
+    model = SubclassTeacherClassifier(
+        compile=True, **{**FAST, "max_epochs": 1, "hidden_layer_sizes": (8,)}
+    ).fit(X_train[:256], y_train[:256])
+    assert type(model.net_.module_).__name__ == "OptimizedModule"
+    assert model.predict_proba(X_test).shape == (len(X_test), 2)
