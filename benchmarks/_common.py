@@ -1,0 +1,114 @@
+"""Helpers shared by the benchmark scripts (not part of the package).
+
+Every script pins torch to one thread (``torch.set_num_threads(1)``) before it
+trains anything: on a small shared machine, oversubscribed threads make torch
+many times slower. Run the scripts as::
+
+    nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/<script>.py
+"""
+
+import datetime
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import torch
+
+matplotlib.use("Agg")
+
+#: Where every script writes its Markdown table and its plot.
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: The machine the published numbers come from, as the issue asks to state it.
+MACHINE = "2 CPU cores (shared with other work), no GPU"
+
+
+def pin_threads(n_threads=1):
+    """One torch thread (intra- and inter-op); returns the thread count used."""
+    torch.set_num_threads(n_threads)
+    try:
+        torch.set_num_interop_threads(n_threads)
+    except RuntimeError:  # already set, or parallel work has already started
+        pass
+    return torch.get_num_threads()
+
+
+def command_line():
+    """The command that started this process, as it could be typed again."""
+    script = os.path.relpath(sys.argv[0], Path(__file__).resolve().parent.parent)
+    return " ".join(
+        [
+            "nice -n 19 env OMP_NUM_THREADS=1 python",
+            shlex.quote(script),
+            *map(shlex.quote, sys.argv[1:]),
+        ]
+    )
+
+
+def header(title, description, wall_seconds, settings=None):
+    """The Markdown header: title, what was run, where, when and how long."""
+    import sklearn
+    import skorch
+
+    from sklearn_subdistill import __version__
+
+    lines = [
+        f"# {title}",
+        "",
+        f"- Command: `{command_line()}`",
+        f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}",
+        f"- Machine: {MACHINE}; {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}",
+        f"- torch {torch.__version__} (threads: {torch.get_num_threads()}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}), "
+        f"skorch {skorch.__version__}, scikit-learn {sklearn.__version__}, "
+        f"sklearn_subdistill {__version__}",
+        f"- Wall time: {wall_seconds:.0f} s",
+    ]
+    for key, value in (settings or {}).items():
+        lines.append(f"- {key}: {value}")
+    lines += ["", description.strip(), ""]
+    return "\n".join(lines)
+
+
+def mean_std(values, digits=4):
+    """``mean ± std`` (population std, over seeds) of ``values``."""
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+
+
+def markdown_table(header_cells, rows, align=None):
+    """A Markdown table; ``align`` is one ``"l"``/``"r"`` per column."""
+    align = align or ["l"] + ["r"] * (len(header_cells) - 1)
+    rule = ["---:" if a == "r" else ":---" for a in align]
+    lines = ["| " + " | ".join(header_cells) + " |", "|" + "|".join(rule) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(name, markdown, figure, quick=False):
+    """Write ``<name>.md`` and ``<name>.png`` (``<name>_quick.*`` for --quick)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}_quick" if quick else name
+    md_path = RESULTS / f"{stem}.md"
+    png_path = RESULTS / f"{stem}.png"
+    md_path.write_text(markdown.rstrip() + "\n", encoding="utf-8")
+    figure.savefig(png_path, dpi=120, bbox_inches="tight")
+    print(markdown)
+    print(f"\nWrote {md_path} and {png_path}")
+    return md_path, png_path
+
+
+class Timer:
+    """Wall-clock seconds since creation."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def __call__(self):
+        return time.perf_counter() - self.start
