@@ -6,6 +6,7 @@ subclass probabilities, which carry more information than its class
 probabilities when there are few classes.
 """
 
+from .persistence import load, save
 from .student import SubclassDistilledStudent
 from .teacher import SubclassTeacherClassifier
 
@@ -15,4 +16,6 @@ __all__ = [
     "SubclassDistilledStudent",
     "SubclassTeacherClassifier",
     "__version__",
+    "load",
+    "save",
 ]

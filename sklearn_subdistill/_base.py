@@ -11,14 +11,20 @@ import torch.nn.functional as F
 from sklearn.base import TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 from sklearn.utils.validation import (
     _check_feature_names_in,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 
+from ._callbacks import FiniteLossCheck, KeepLastEpoch
 from ._net import ArrayDataset, BatchIterator, IndexSplit, SubclassNet
 from .losses import class_logits
 from .modules import MLP
@@ -32,17 +38,37 @@ _OPTIMIZERS = {
     "sgd": torch.optim.SGD,
 }
 
+#: Names of the callbacks the estimators add to every net.
+_OWN_CALLBACKS = ("finite_loss", "keep_last_epoch", "early_stopping")
+
 #: Rows per batch at inference: large enough to keep the device busy, small
 #: enough that memory stays bounded by the batch, not by the number of rows.
 INFERENCE_BATCH_SIZE = 8192
 
+#: Accelerator device types the estimators accept, with their names in messages.
+_ACCELERATORS = {"cuda": "CUDA", "mps": "MPS", "xpu": "XPU"}
+
+#: The largest magnitude a float32 holds; the networks compute in float32.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _ordered(options):
+    """A set-like view of ``options`` that iterates in their order.
+
+    ``StrOptions`` lists its options in error messages in iteration order; a
+    plain set of strings would list them in a different order in every
+    process (string hashing is randomised).
+    """
+    return dict.fromkeys(options).keys()
+
+
 _NETWORK_CONSTRAINTS = {
-    "hidden_layer_sizes": ["array-like"],
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     "module": [None, type],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither")],
-    "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+    "optimizer": [StrOptions(_ordered(_OPTIMIZERS)), type],
     "device": [str, torch.device],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
@@ -51,7 +77,7 @@ _NETWORK_CONSTRAINTS = {
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "callbacks": [None, list],
-    "precision": [StrOptions({"fp32", "bf16", "fp16"})],
+    "precision": [StrOptions(_ordered(["fp32", "bf16", "fp16"]))],
     "compile": ["boolean"],
 }
 
@@ -59,7 +85,8 @@ _NETWORK_CONSTRAINTS = {
 def resolve_device(device):
     """The torch device string for ``device``; ``"auto"`` picks CUDA when present.
 
-    Raises ``ValueError`` for an unknown device or one that is not available.
+    Raises ``ValueError`` for an unknown device, a device type the estimators
+    do not train on, or one that is not available on this machine.
     """
     if isinstance(device, str) and device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -70,19 +97,25 @@ def resolve_device(device):
             f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or "
             "'cuda:N'."
         ) from exc
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but CUDA is not available on this "
-                "machine; use device='cpu' or device='auto'."
-            )
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} does not exist: this machine has "
-                f"{torch.cuda.device_count()} CUDA device(s)."
-            )
-    elif resolved.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} was requested but MPS is not available.")
+    if resolved.type == "cpu":
+        return str(resolved)
+    if resolved.type not in _ACCELERATORS:
+        raise ValueError(
+            f"device={device!r} is not supported: the estimators train on 'cpu', "
+            "'cuda', 'cuda:N', 'mps' or 'xpu' (or 'auto')."
+        )
+    backend = getattr(torch, resolved.type, None)
+    if backend is None or not backend.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but {_ACCELERATORS[resolved.type]} is "
+            "not available on this machine; use device='cpu' or device='auto'."
+        )
+    count = backend.device_count() if hasattr(backend, "device_count") else 1
+    if resolved.index is not None and resolved.index >= count:
+        raise ValueError(
+            f"device={device!r} does not exist: this machine has {count} "
+            f"{_ACCELERATORS[resolved.type]} device(s)."
+        )
     return str(resolved)
 
 
@@ -163,13 +196,32 @@ class SubclassNetworkMixin(TransformerMixin):
     # -- training -------------------------------------------------------------
 
     def _check_network_params(self):
-        """Checks that ``_parameter_constraints`` cannot express."""
+        """Checks that ``_parameter_constraints`` cannot express.
+
+        Returns the hidden layer sizes as a tuple and the resolved device.
+        Runs before any network is built, so a bad parameter fails fast.
+        """
+        return self._network_sizes(), resolve_device(self.device)
+
+    def _network_sizes(self):
+        """Every check of ``_check_network_params`` but the device's availability."""
+        name = type(self).__name__
+        for key, constraints in self._parameter_constraints.items():
+            value = getattr(self, key)
+            # bool is an int to Python and to Interval; never a size or a rate.
+            if isinstance(value, bool) and any(
+                isinstance(c, Interval) for c in constraints
+            ):
+                raise InvalidParameterError(
+                    f"The {key!r} parameter of {name} must be a number, not a bool. "
+                    f"Got {value!r} instead."
+                )
         unknown = sorted(
             k for k in self._extra_params() if not k.startswith(_ROUTED_PREFIXES)
         )
         if unknown:
             raise TypeError(
-                f"{type(self).__name__} got unknown parameter(s) {unknown}; extra "
+                f"{name} got unknown parameter(s) {unknown}; extra "
                 f"parameters must start with {' or '.join(_ROUTED_PREFIXES)}."
             )
         sizes = self.hidden_layer_sizes
@@ -187,40 +239,99 @@ class SubclassNetworkMixin(TransformerMixin):
                 raise TypeError(
                     f"module must be a torch.nn.Module subclass, got {module!r}."
                 )
-            signature = inspect.signature(module)
-            takes_any = any(
-                p.kind is p.VAR_KEYWORD for p in signature.parameters.values()
-            )
-            missing = {"n_features", "n_outputs"} - set(signature.parameters)
-            if missing and not takes_any:
+            missing = {"n_features", "n_outputs"} - set(_keyword_names(module))
+            if missing and not _takes_any_keyword(module):
                 raise TypeError(
                     f"module {module.__name__} must accept the keyword arguments "
                     f"n_features and n_outputs; missing {sorted(missing)}."
                 )
-        if isinstance(self.optimizer, type) and not issubclass(
-            self.optimizer, torch.optim.Optimizer
-        ):
+        reserved = {
+            "n_features": "the number of columns of X",
+            "n_outputs": "n_classes * n_subclasses",
+        }
+        if module is None:
+            reserved["hidden_layer_sizes"] = "the hidden_layer_sizes parameter"
+        self._check_routed_params("module__", module or MLP, reserved)
+        optimizer = self.optimizer
+        if isinstance(optimizer, str):
+            optimizer = _OPTIMIZERS[optimizer]
+        elif not issubclass(optimizer, torch.optim.Optimizer):
             raise TypeError(
                 "optimizer must be one of 'adam', 'adamw', 'sgd' or a "
                 f"torch.optim.Optimizer subclass, got {self.optimizer!r}."
             )
-        return sizes, resolve_device(self.device)
+        self._check_routed_params(
+            "optimizer__",
+            optimizer,
+            {"params": "the network's parameters", "lr": "the lr parameter"},
+        )
+        for item in self.callbacks or []:
+            callback = item
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+                if item[0] in _OWN_CALLBACKS:
+                    raise ValueError(
+                        f"callbacks: the name {item[0]!r} is used by {name} itself; "
+                        "choose another name."
+                    )
+                callback = item[1]
+            is_class = isinstance(callback, type) and issubclass(callback, Callback)
+            if not (is_class or isinstance(callback, Callback)):
+                raise TypeError(
+                    "callbacks must be a list of skorch callbacks (or (name, "
+                    f"callback) pairs), got an element {item!r}."
+                )
+        return sizes
 
-    def _train_net(self, X, targets, *, n_outputs, criterion, stratify):
-        """Build ``net_`` and train it on ``X`` (float array) and ``targets``."""
-        sizes, device = self._check_network_params()
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        module_params = {"n_features": X.shape[1], "n_outputs": n_outputs}
+    def _check_routed_params(self, prefix, target, reserved):
+        """Check ``<prefix><name>`` parameters against ``target``'s constructor."""
+        params = self._routed_params(prefix)
+        clash = sorted(set(params) & set(reserved))
+        if clash:
+            raise ValueError(
+                f"{prefix}{clash[0]} cannot be set: {type(self).__name__} passes "
+                f"{clash[0]} itself ({reserved[clash[0]]})."
+            )
+        if _takes_any_keyword(target):
+            return
+        accepted = _keyword_names(target)
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            valid = [f"{prefix}{k}" for k in accepted if k not in reserved]
+            raise TypeError(
+                f"{type(self).__name__} got {', '.join(prefix + k for k in unknown)}, "
+                f"but {target.__name__} accepts no such argument; valid "
+                f"{prefix}<name> parameters are {valid}."
+            )
+
+    def _make_net(self, *, sizes, n_features, n_outputs, criterion, device, seed=0):
+        """The (uninitialised) skorch net for this estimator's parameters."""
+        module_params = {"n_features": n_features, "n_outputs": n_outputs}
         if self.module is None:
             module_params["hidden_layer_sizes"] = sizes
         module_params.update(self._routed_params("module__"))
-
-        callbacks = copy.deepcopy(self.callbacks) if self.callbacks else []
-        train_split = None
+        optimizer = self.optimizer
+        if isinstance(optimizer, str):
+            optimizer = _OPTIMIZERS[optimizer]
+        name = type(self).__name__
+        remedy = (
+            f"Try a lower lr (now {self.lr:g}) or standardised features (e.g. "
+            "sklearn.preprocessing.StandardScaler)"
+        )
+        if self.precision == "fp16":
+            remedy += ", or precision='bf16' or 'fp32'"
+        # Ours come first: KeepLastEpoch must see an interrupt before user
+        # callbacks or EarlyStopping restore their own weights.
+        callbacks = [
+            (
+                "finite_loss",
+                FiniteLossCheck(
+                    name, remedy + ".", tolerate_batches=self.precision == "fp16"
+                ),
+            ),
+            ("keep_last_epoch", KeepLastEpoch()),
+            *(copy.deepcopy(self.callbacks) if self.callbacks else []),
+        ]
         if self.early_stopping:
-            train_split = IndexSplit(
-                *_validation_split(len(X), self.validation_fraction, stratify, seed)
-            )
             callbacks.append(
                 (
                     "early_stopping",
@@ -234,13 +345,7 @@ class SubclassNetworkMixin(TransformerMixin):
                     ),
                 )
             )
-        optimizer_params = {
-            f"optimizer__{k}": v for k, v in self._routed_params("optimizer__").items()
-        }
-        optimizer = self.optimizer
-        if isinstance(optimizer, str):
-            optimizer = _OPTIMIZERS[optimizer]
-        net = SubclassNet(
+        return SubclassNet(
             module=self.module or MLP,
             criterion=criterion,
             optimizer=optimizer,
@@ -252,20 +357,75 @@ class SubclassNetworkMixin(TransformerMixin):
             iterator_train__seed=seed,
             iterator_valid=BatchIterator,
             iterator_valid__batch_size=max(self.batch_size, INFERENCE_BATCH_SIZE),
-            train_split=train_split,
+            train_split=None,
             callbacks=callbacks,
             device=device,
             verbose=self.verbose,
             precision=self.precision,
             compile=self.compile,
             **{f"module__{k}": v for k, v in module_params.items()},
-            **optimizer_params,
+            **{
+                f"optimizer__{k}": v
+                for k, v in self._routed_params("optimizer__").items()
+            },
         )
+
+    def _train_net(self, X, targets, *, n_outputs, criterion, stratify):
+        """Build ``net_`` and train it on ``X`` (float array) and ``targets``."""
+        sizes, device = self._check_network_params()
+        # A fit that fails from here on leaves the estimator unfitted, not
+        # holding the previous fit's network beside the new fit's classes.
+        for attribute in ("net_", "history_", "n_iter_"):
+            self.__dict__.pop(attribute, None)
+        name = type(self).__name__
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        net = self._make_net(
+            sizes=sizes,
+            n_features=X.shape[1],
+            n_outputs=n_outputs,
+            criterion=criterion,
+            device=device,
+            seed=seed,
+        )
+        if self.early_stopping:
+            net.train_split = IndexSplit(
+                *_validation_split(len(X), self.validation_fraction, stratify, seed)
+            )
         dataset = _training_dataset(X, targets, device)
         cuda_devices = [torch.device(device)] if device.startswith("cuda") else []
+        out_of_memory = None
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
-            net.fit(dataset, y=None)
+            try:
+                net.fit(dataset, y=None)
+            except torch.cuda.OutOfMemoryError as exc:
+                # Keep only the text: the traceback holds the tensors alive.
+                out_of_memory = str(exc).split("\n")[0]
+        if out_of_memory is not None:
+            del net, dataset
+            _release_cached_memory(device)
+            raise torch.cuda.OutOfMemoryError(
+                f"{name} ran out of memory on {device} while training with "
+                f"batch_size={self.batch_size}. Try a smaller batch_size, a smaller "
+                "network, precision='bf16', or free the memory other models hold. "
+                f"(torch: {out_of_memory})"
+            )
+        guard = dict(net.callbacks_)["keep_last_epoch"]
+        self._interrupted_epoch = guard.interrupted_epoch_
+        if guard.interrupted_epoch_ is not None:
+            if guard.kept_epoch_ is None:
+                raise KeyboardInterrupt(
+                    f"{name}.fit was interrupted during epoch "
+                    f"{guard.interrupted_epoch_}, before any epoch completed; no "
+                    "model was kept."
+                )
+            warnings.warn(
+                f"{name}.fit was interrupted (KeyboardInterrupt) during epoch "
+                f"{guard.interrupted_epoch_}; the model keeps the weights of epoch "
+                f"{guard.kept_epoch_}, the last completed one.",
+                UserWarning,
+                stacklevel=3,
+            )
         self.net_ = net
         self.history_ = net.history
         self.n_iter_ = len(net.history)
@@ -275,23 +435,41 @@ class SubclassNetworkMixin(TransformerMixin):
 
     def _validate_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        check_float32_range(X)
+        return X
 
     def _map_batches(self, X, fn, n_columns, dtype=np.float64):
         """Apply ``fn`` to the logits of each inference batch; collect in numpy.
 
         ``fn`` runs on the training device; only its (small) result moves to
         the host, into one preallocated array, so memory is bounded by the
-        batch and the output, not by float64 copies of every logit.
+        batch and the output, not by float64 copies of every logit. Batches
+        hold ``INFERENCE_BATCH_SIZE`` rows, read when the method is called.
         """
         X = self._validate_X(X)
         shape = (len(X),) if n_columns is None else (len(X), n_columns)
         out = np.empty(shape, dtype=dtype)
-        start = 0
-        for logits in self.net_.forward_iter(ArrayDataset(X), device=None):
-            values = fn(logits).cpu().numpy()
-            out[start : start + len(values)] = values
-            start += len(values)
+        batch_size = INFERENCE_BATCH_SIZE
+        out_of_memory = None
+        try:
+            start = 0
+            for batch in BatchIterator(ArrayDataset(X), batch_size=batch_size):
+                values = fn(self.net_.evaluation_step(batch)).cpu().numpy()
+                out[start : start + len(values)] = values
+                start += len(values)
+        except torch.cuda.OutOfMemoryError as exc:
+            out_of_memory = str(exc).split("\n")[0]
+        if out_of_memory is not None:
+            device = str(self.net_.device)
+            _release_cached_memory(device)
+            raise torch.cuda.OutOfMemoryError(
+                f"{type(self).__name__} ran out of memory on {device} while "
+                f"predicting in batches of {batch_size} rows. Free the memory other "
+                "tensors or models hold, or predict on the CPU: save the model with "
+                "sklearn_subdistill.save and load it with device='cpu'. "
+                f"(torch: {out_of_memory})"
+            )
         return out
 
     def predict_subclass_log_proba(self, X):
@@ -308,11 +486,7 @@ class SubclassNetworkMixin(TransformerMixin):
             ``log(transform(X))``, computed without underflow.
         """
         check_is_fitted(self)
-        return self._map_batches(
-            X,
-            lambda z: F.log_softmax(z.double(), dim=1),
-            len(self.classes_) * self.n_subclasses_,
-        )
+        return self._map_batches(X, _log_proba, len(self.classes_) * self.n_subclasses_)
 
     def predict_log_proba(self, X):
         """Log-probability of each class.
@@ -331,7 +505,7 @@ class SubclassNetworkMixin(TransformerMixin):
         n_classes = len(self.classes_)
         return self._map_batches(
             X,
-            lambda z: class_logits(F.log_softmax(z.double(), dim=1), n_classes),
+            lambda z: class_logits(_log_proba(z), n_classes).clamp(max=0.0),
             n_classes,
         )
 
@@ -402,6 +576,27 @@ class SubclassNetworkMixin(TransformerMixin):
         check_is_fitted(self)
         return self._map_batches(X, lambda z: z.argmax(dim=1), None, dtype=np.int64)
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on ``X`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Accuracy of ``self.predict(X)``.
+        """
+        # Before predicting, so that a length mismatch costs no forward pass.
+        check_consistent_length(X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
+
     def get_feature_names_out(self, input_features=None):
         """Names of the :meth:`transform` columns: ``subclass_<class>_<j>``.
 
@@ -426,12 +621,24 @@ class SubclassNetworkMixin(TransformerMixin):
             dtype=object,
         )
 
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "net_")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
+
+
+def _log_proba(logits):
+    """Float64 log-softmax, never above 0.
+
+    Rounding can leave a log-probability a few ulps above 0, and its exp just
+    above 1; the clamp keeps every probability in [0, 1].
+    """
+    return F.log_softmax(logits.double(), dim=1).clamp(max=0.0)
 
 
 def _training_dataset(X, targets, device):
@@ -471,3 +678,49 @@ def _validation_split(n_samples, fraction, stratify, seed):
 
 def _silent(*args, **kwargs):
     pass
+
+
+def check_float32_range(X):
+    """Raise ``ValueError`` if ``X`` holds values a float32 cannot represent.
+
+    The networks compute in float32; a float64 value beyond its range would
+    silently become infinite.
+    """
+    if X.dtype != np.float64 or X.size == 0:
+        return
+    largest = max(-float(X.min()), float(X.max()))
+    if largest > _FLOAT32_MAX:
+        raise ValueError(
+            f"X contains values too large for float32, the precision the network "
+            f"computes in (largest magnitude {largest:.3g} > {_FLOAT32_MAX:.3g}); "
+            "rescale the features, e.g. with sklearn.preprocessing.StandardScaler."
+        )
+
+
+def _keyword_names(cls):
+    """The argument names ``cls(...)`` accepts by keyword."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [
+        p.name
+        for p in parameters
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+
+def _takes_any_keyword(cls):
+    """Whether ``cls(...)`` takes ``**kwargs`` (or has no readable signature)."""
+    if getattr(cls, "__init__", None) is torch.nn.Module.__init__:
+        return False  # Module's own (*args, **kwargs) accepts no argument
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _release_cached_memory(device):
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()

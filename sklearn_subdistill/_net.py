@@ -9,6 +9,7 @@ skorch's own, untouched.
 """
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -24,11 +25,14 @@ def _float_tensor(X):
     if isinstance(X, torch.Tensor):
         return X.float()
     X = np.ascontiguousarray(X, dtype=np.float32)
-    if not X.flags.writeable:
-        # torch warns on read-only buffers; we never write to X, but copy to
-        # keep the caller's memory map out of torch's hands.
-        X = X.copy()
-    return torch.from_numpy(X)
+    if X.flags.writeable:
+        return torch.from_numpy(X)
+    # A read-only buffer (e.g. np.memmap opened with mode="r"): share it rather
+    # than copy it, so data larger than memory stay on disk. torch warns that
+    # writing would be undefined; nothing here writes to X.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writ")
+        return torch.from_numpy(X)
 
 
 class ArrayDataset(Dataset):

@@ -11,13 +11,19 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
+from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _NETWORK_CONSTRAINTS, INFERENCE_BATCH_SIZE, SubclassNetworkMixin
+from ._base import (
+    _NETWORK_CONSTRAINTS,
+    INFERENCE_BATCH_SIZE,
+    SubclassNetworkMixin,
+    check_float32_range,
+)
 from .modules import SubclassDistillationLoss
 from .teacher import SubclassTeacherClassifier
 
@@ -66,9 +72,9 @@ class SubclassDistilledStudent(
     alpha : float, default=0.5
         Weight of the distillation term, in ``[0, 1]``; ``0`` ignores the
         teacher, ``1`` ignores the labels.
-    hidden_layer_sizes : tuple of int, default=(64,)
-        Hidden layer widths of the default :class:`~sklearn_subdistill.modules.MLP`;
-        ignored when ``module`` is given.
+    hidden_layer_sizes : tuple of int or int, default=(64,)
+        Hidden layer widths of the default :class:`~sklearn_subdistill.modules.MLP`
+        (an int means one layer); ignored when ``module`` is given.
     module : torch.nn.Module subclass or None, default=None
         The network class, constructed with ``n_features``, ``n_outputs`` and
         every ``module__<name>`` parameter; see :class:`SubclassTeacherClassifier`.
@@ -240,24 +246,29 @@ class SubclassDistilledStudent(
             labelled = _labelled_mask(y)
             if labelled.any():
                 check_classification_targets(y[labelled])
+        check_float32_range(X)
         self._check_network_params()
-        self.teacher_ = self._fitted_teacher(X, y, labelled)
-        classes, n_subclasses = self._check_teacher(self.teacher_)
+        teacher = self._fitted_teacher(X, y, labelled)
+        classes, n_subclasses = self._check_teacher(teacher)
         y_index = np.full(len(X), -1, dtype=np.int64)
         if labelled.any():
             y_index[labelled] = _encode(y[labelled], classes)
+        teacher_logits = _teacher_logits(teacher, X)
+        _check_teacher_logits(teacher, teacher_logits, len(classes) * n_subclasses)
+        self.teacher_ = teacher
         self.classes_ = classes
         self.n_subclasses_ = n_subclasses
-        teacher_logits = _teacher_logits(self.teacher_, X)
-        criterion = SubclassDistillationLoss(
-            n_classes=len(classes), alpha=self.alpha, temperature=self.temperature
-        )
         return self._train_net(
             X,
             (torch.from_numpy(y_index), torch.from_numpy(teacher_logits)),
             n_outputs=teacher_logits.shape[1],
-            criterion=criterion,
+            criterion=self._make_criterion(len(classes)),
             stratify=y_index,
+        )
+
+    def _make_criterion(self, n_classes):
+        return SubclassDistillationLoss(
+            n_classes=n_classes, alpha=self.alpha, temperature=self.temperature
         )
 
     def _fitted_teacher(self, X, y, labelled):
@@ -267,7 +278,14 @@ class SubclassDistilledStudent(
                 random_state=self.random_state, device=self.device
             )
         if isinstance(teacher, FrozenEstimator):
-            check_is_fitted(teacher)
+            try:
+                check_is_fitted(teacher)
+            except NotFittedError as exc:
+                raise NotFittedError(
+                    f"The teacher is a FrozenEstimator around an unfitted "
+                    f"{type(teacher.estimator).__name__}: fit it before freezing it, "
+                    "or pass it unfrozen to have the student fit it."
+                ) from exc
             return teacher
         if not labelled.any():
             raise ValueError(
@@ -283,15 +301,39 @@ class SubclassDistilledStudent(
                 "labelled -1 are unlabelled transfer data; if -1 is a class of "
                 "yours, relabel it (e.g. to 0)."
             )
-        return clone(teacher).fit(X[labelled], y[labelled])
+        fitted = clone(teacher).fit(X[labelled], y[labelled])
+        if getattr(fitted, "_interrupted_epoch", None) is not None:
+            # One Ctrl-C stops the whole fit, not only the teacher's stage.
+            raise KeyboardInterrupt(
+                f"{type(self).__name__}.fit was interrupted while fitting its "
+                "teacher; the student was not trained."
+            )
+        return fitted
 
     def _check_teacher(self, teacher):
         """The teacher's classes and subclasses, after checking it fits the data."""
+        if not hasattr(teacher, "classes_"):
+            raise ValueError(
+                f"The teacher {type(teacher).__name__} has no classes_ after fitting; "
+                "the student needs a classifier."
+            )
         n_features = getattr(teacher, "n_features_in_", self.n_features_in_)
         if n_features != self.n_features_in_:
             raise ValueError(
                 f"The teacher was fitted on {n_features} features but X has "
                 f"{self.n_features_in_}; teacher and student need the same features."
+            )
+        names = getattr(teacher, "feature_names_in_", None)
+        own = getattr(self, "feature_names_in_", None)
+        if names is not None and own is not None and list(names) != list(own):
+            # Same length: the number of features was checked above.
+            i = next(
+                i for i, (a, b) in enumerate(zip(names, own, strict=True)) if a != b
+            )
+            raise ValueError(
+                f"The teacher's columns differ from X's: column {i} is {names[i]!r} "
+                f"for the teacher and {own[i]!r} in X. Teacher and student need the "
+                "same columns in the same order."
             )
         classes = np.asarray(teacher.classes_)
         n_subclasses = getattr(teacher, "n_subclasses_", 1)
@@ -318,6 +360,21 @@ def _encode(labels, classes):
             f"classes are {classes.tolist()}."
         )
     return index
+
+
+def _check_teacher_logits(teacher, logits, n_outputs):
+    """The teacher's outputs must be finite and one per (sub)class."""
+    name = type(getattr(teacher, "estimator", teacher)).__name__
+    if logits.ndim != 2 or logits.shape[1] != n_outputs:
+        raise ValueError(
+            f"The teacher {name} returned probabilities of shape {logits.shape}; "
+            f"expected {n_outputs} columns, one per (sub)class in its classes_."
+        )
+    if not np.isfinite(logits).all():
+        raise ValueError(
+            f"The teacher {name} returned non-finite (NaN or infinite) "
+            "probabilities; the student cannot learn from them."
+        )
 
 
 def _teacher_logits(teacher, X):

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ._base import _NETWORK_CONSTRAINTS, SubclassNetworkMixin
+from ._base import _NETWORK_CONSTRAINTS, SubclassNetworkMixin, check_float32_range
 from .modules import SubclassTeacherLoss
 
 __all__ = ["SubclassTeacherClassifier"]
@@ -34,9 +34,9 @@ class SubclassTeacherClassifier(
     n_subclasses : int, default=5
         Subclasses per class. ``1`` with ``aux_weight=0`` is an ordinary
         classifier.
-    hidden_layer_sizes : tuple of int, default=(256, 256)
-        Hidden layer widths of the default :class:`~sklearn_subdistill.modules.MLP`;
-        ignored when ``module`` is given.
+    hidden_layer_sizes : tuple of int or int, default=(256, 256)
+        Hidden layer widths of the default :class:`~sklearn_subdistill.modules.MLP`
+        (an int means one layer); ignored when ``module`` is given.
     module : torch.nn.Module subclass or None, default=None
         The network class. It is constructed with the keyword arguments
         ``n_features`` and ``n_outputs`` plus every ``module__<name>``
@@ -216,24 +216,28 @@ class SubclassTeacherClassifier(
             The fitted teacher.
         """
         X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        check_float32_range(X)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes; got 1 "
-                f"class ({classes[0]!r})."
+                f"class ({classes[0].tolist()!r})."
             )
+        self._check_network_params()
         self.classes_ = classes
         self.n_subclasses_ = self.n_subclasses
-        criterion = SubclassTeacherLoss(
-            n_classes=len(classes),
-            aux_weight=self.aux_weight,
-            aux_temperature=self.aux_temperature,
-        )
         return self._train_net(
             X,
             torch.as_tensor(y_index, dtype=torch.int64),
             n_outputs=len(classes) * self.n_subclasses,
-            criterion=criterion,
+            criterion=self._make_criterion(len(classes)),
             stratify=y_index,
+        )
+
+    def _make_criterion(self, n_classes):
+        return SubclassTeacherLoss(
+            n_classes=n_classes,
+            aux_weight=self.aux_weight,
+            aux_temperature=self.aux_temperature,
         )

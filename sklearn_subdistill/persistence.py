@@ -1,0 +1,466 @@
+"""Save and load fitted estimators in a format that runs no code when read.
+
+A pickle (``pickle``, ``joblib``) can run arbitrary code while it loads, so it
+must only be loaded from a trusted source. :func:`save` writes the network's
+weights and the estimator's parameters and fitted attributes as plain data
+(numbers, strings, lists, dicts and tensors) in one file, which :func:`load`
+reads back with ``torch.load(weights_only=True)``: torch's restricted
+unpickler, which builds no object other than those.
+
+What a file cannot hold as data -- a custom network class, an optimizer class,
+callbacks, a teacher that is not a :class:`SubclassTeacherClassifier` -- is
+recorded by name only, and the caller passes it back to :func:`load`; code
+never comes from the file.
+"""
+
+import os
+import pickle
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.frozen import FrozenEstimator
+from skorch.history import History
+
+from ._base import SubclassNetworkMixin, resolve_device
+from .student import SubclassDistilledStudent
+from .teacher import SubclassTeacherClassifier
+
+__all__ = ["load", "save"]
+
+#: Tag and version of the file format; :func:`load` refuses newer versions.
+FORMAT = "sklearn_subdistill.model"
+FORMAT_VERSION = 1
+
+#: The only classes a file can name, looked up by name, never imported.
+_CLASSES = {
+    cls.__name__: cls for cls in (SubclassTeacherClassifier, SubclassDistilledStudent)
+}
+_SCALARS = (type(None), bool, int, float, str)
+#: Kinds of numpy dtype ``classes_`` may have in a file.
+_LABEL_KINDS = "biufUO"
+
+
+def save(estimator, path):
+    """Save an estimator as plain data and weights, loadable without pickle.
+
+    Parameters
+    ----------
+    estimator : SubclassTeacherClassifier or SubclassDistilledStudent
+        The estimator, fitted or not. A student's fitted teacher is saved with
+        it when it is a :class:`SubclassTeacherClassifier` (possibly wrapped
+        in :class:`~sklearn.frozen.FrozenEstimator`).
+    path : str, os.PathLike or binary file object
+        Where to write. The file is a ``torch.save`` archive that holds only
+        tensors and plain Python data.
+
+    See Also
+    --------
+    load : Read the file back.
+
+    Notes
+    -----
+    Parameters whose values are not plain data (a custom ``module`` or
+    ``optimizer`` class, ``callbacks``, a ``RandomState``, a teacher of
+    another kind) are recorded by type name only and must be passed to
+    :func:`load`. The optimizer's state is not saved: a loaded model predicts,
+    and ``fit`` trains it again from scratch, as it always does. The weights
+    are stored on the CPU, so the file loads on any machine.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_subdistill import SubclassTeacherClassifier, load, save
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = SubclassTeacherClassifier(n_subclasses=2, hidden_layer_sizes=(8,),
+    ...                                   max_epochs=3, device="cpu",
+    ...                                   random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "teacher.pt")
+    >>> save(model, path)
+    >>> restored = load(path)
+    >>> bool((restored.predict_proba(X) == model.predict_proba(X)).all())
+    True
+    """
+    if not isinstance(estimator, SubclassNetworkMixin):
+        raise TypeError(
+            "save stores SubclassTeacherClassifier and SubclassDistilledStudent "
+            f"estimators, got {type(estimator).__name__}; use joblib or skops for "
+            "other objects."
+        )
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "estimator": _encode_estimator(estimator),
+    }
+    torch.save(payload, path)
+
+
+def load(path, *, device=None, params=None):
+    """Load an estimator written by :func:`save`, running no code from the file.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or binary file object
+        The file.
+    device : str, torch.device or None, default=None
+        Where to put the network: ``None`` means the device it was trained on
+        if this machine has it and the CPU otherwise (with a warning);
+        ``"auto"``, ``"cpu"``, ``"cuda"``... as for the estimators. The
+        estimator's ``device`` parameter keeps its saved value.
+    params : dict or None, default=None
+        Values of the parameters the file could not store as data, by name:
+        ``{"module": MyNet}``, ``{"callbacks": None}``; a student's teacher's
+        are prefixed ``teacher__``. :func:`load` lists the missing ones.
+
+    Returns
+    -------
+    estimator : SubclassTeacherClassifier or SubclassDistilledStudent
+        The estimator, fitted if it was fitted when saved.
+
+    See Also
+    --------
+    save : Write the file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_subdistill import SubclassTeacherClassifier, load, save
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = SubclassTeacherClassifier(hidden_layer_sizes=(8,), max_epochs=2,
+    ...                                   device="cpu", random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "teacher.pt")
+    >>> save(model, path)
+    >>> load(path, device="cpu").transform(X[:2]).shape
+    (2, 15)
+    """
+    try:
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols before refusing a pickle.
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        raise ValueError(
+            f"{_name(path)} is not a file written by sklearn_subdistill.save, or it "
+            "holds more than tensors and plain data; load never runs code from a "
+            "file (load a pickle you trust with joblib.load). torch.load with "
+            f"weights_only=True said: {_reason(exc)}"
+        ) from exc
+    _expect(isinstance(payload, dict) and payload.get("format") == FORMAT, "format tag")
+    version = payload.get("format_version")
+    _expect(isinstance(version, int), "format version")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{_name(path)} was written in format version {version}; this version of "
+            f"sklearn_subdistill reads versions up to {FORMAT_VERSION}. Upgrade it."
+        )
+    supplied = dict(params or {})
+    loader = _Loader(supplied, device)
+    estimator = loader.estimator(payload.get("estimator"), prefix="")
+    if loader.missing:
+        listed = ", ".join(f"{key} ({kind})" for key, kind in loader.missing)
+        raise ValueError(
+            f"The file could not store these parameters as data: {listed}. Pass "
+            "their values: load(path, params={...}); callbacks that are only needed "
+            "to train again may be given as None."
+        )
+    unused = sorted(set(supplied) - loader.used)
+    if unused:
+        raise ValueError(
+            f"params has {unused}, which the file stores itself or does not have; "
+            f"only parameters saved by name can be passed "
+            f"({sorted(loader.used) or 'none in this file'})."
+        )
+    return estimator
+
+
+def _name(path):
+    """How messages refer to ``path``, a path or a file object."""
+    return repr(str(path)) if isinstance(path, (str, os.PathLike)) else "The file"
+
+
+def _reason(exc):
+    """The informative line of a ``torch.load`` error."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("Unsupported"):
+            return line.split(" was not an allowed global")[0]
+    return lines[0] if lines else type(exc).__name__
+
+
+# -- writing ------------------------------------------------------------------
+
+
+def _encode_estimator(estimator):
+    params = {
+        key: _encode_param(value)
+        for key, value in estimator.get_params(deep=False).items()
+    }
+    return {
+        "class": type(estimator).__name__,
+        "params": params,
+        "fitted": _encode_fitted(estimator) if hasattr(estimator, "net_") else None,
+    }
+
+
+def _encode_param(value):
+    """A parameter value as tagged plain data; an unsaved marker if impossible."""
+    plain = _plain(value)
+    if plain is not _NOT_PLAIN:
+        return plain
+    if isinstance(value, SubclassNetworkMixin):
+        return {"__estimator__": _encode_estimator(value)}
+    if isinstance(value, FrozenEstimator) and isinstance(
+        value.estimator, SubclassNetworkMixin
+    ):
+        return {"__frozen__": _encode_estimator(value.estimator)}
+    return {"__unsaved__": _describe(value)}
+
+
+_NOT_PLAIN = object()
+
+
+def _plain(value, tag_dicts=True):
+    """``value`` as plain data of built-in types, or ``_NOT_PLAIN``.
+
+    Numpy scalars become Python numbers; with ``tag_dicts``, dicts and devices
+    are wrapped in one-key tags so that :class:`_Loader` can tell them from
+    its own markers.
+    """
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, torch.device) and tag_dicts:
+        return {"__device__": str(value)}
+    if isinstance(value, (list, tuple)):
+        items = [_plain(item, tag_dicts) for item in value]
+        if any(item is _NOT_PLAIN for item in items):
+            return _NOT_PLAIN
+        return tuple(items) if isinstance(value, tuple) else items
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        items = {str(key): _plain(item, tag_dicts) for key, item in value.items()}
+        if any(item is _NOT_PLAIN for item in items.values()):
+            return _NOT_PLAIN
+        return {"__dict__": items} if tag_dicts else items
+    return _NOT_PLAIN
+
+
+def _is_raw_plain(value):
+    """Plain data without tags: what a history row or a label list may hold."""
+    if isinstance(value, _SCALARS):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_raw_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_raw_plain(v) for k, v in value.items())
+    return False
+
+
+def _describe(value):
+    """The type name recorded for a value the file cannot hold."""
+    if isinstance(value, (list, tuple)):
+        items = sorted({_describe(item) for item in value})
+        return f"{type(value).__name__} of {', '.join(items) or 'nothing'}"
+    kind = value if isinstance(value, type) else type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _encode_fitted(estimator):
+    classes = np.asarray(estimator.classes_)
+    labels = _plain(classes.tolist(), tag_dicts=False)
+    if (
+        classes.dtype.kind not in _LABEL_KINDS
+        or labels is _NOT_PLAIN
+        or not all(isinstance(label, _SCALARS) for label in labels)
+    ):
+        raise ValueError(
+            "save stores class labels that are numbers, strings or booleans; "
+            f"classes_ has dtype {classes.dtype}."
+        )
+    module = estimator.net_.module_
+    module = getattr(module, "_orig_mod", module)  # the module under torch.compile
+    history = []
+    for row in estimator.history_:
+        plain = {key: _plain(value, tag_dicts=False) for key, value in row.items()}
+        history.append({k: v for k, v in plain.items() if v is not _NOT_PLAIN})
+    names = getattr(estimator, "feature_names_in_", None)
+    return {
+        "classes": labels,
+        "classes_dtype": classes.dtype.str,
+        "n_subclasses": int(estimator.n_subclasses_),
+        "n_features_in": int(estimator.n_features_in_),
+        "feature_names_in": None if names is None else [str(n) for n in names],
+        "n_iter": int(estimator.n_iter_),
+        "history": history,
+        "device": str(estimator.net_.device),
+        "state_dict": {
+            key: value.detach().cpu() for key, value in module.state_dict().items()
+        },
+        "teacher": _encode_teacher(estimator),
+    }
+
+
+def _encode_teacher(estimator):
+    teacher = getattr(estimator, "teacher_", None)
+    if teacher is None:
+        return None
+    encoded = _encode_param(teacher)
+    if isinstance(encoded, dict) and "__unsaved__" in encoded:
+        return None  # a teacher of another kind: the student predicts without it
+    if teacher is estimator.teacher:
+        return {"__param__": "teacher"}  # a FrozenEstimator: stored once
+    return encoded
+
+
+# -- reading ------------------------------------------------------------------
+
+
+def _expect(condition, what):
+    if not condition:
+        raise ValueError(
+            f"Not a valid sklearn_subdistill model file: bad or missing {what}."
+        )
+
+
+class _Loader:
+    """Rebuilds estimators from the plain data of a file."""
+
+    def __init__(self, supplied, device):
+        self.supplied = supplied
+        self.device = device
+        self.used = set()
+        self.missing = []
+
+    def estimator(self, encoded, prefix):
+        _expect(isinstance(encoded, dict), "estimator record")
+        cls = _CLASSES.get(encoded.get("class"))
+        _expect(cls is not None, "estimator class")
+        params = encoded.get("params")
+        _expect(isinstance(params, dict), "parameters")
+        decoded = {
+            key: self.value(value, prefix + key)
+            for key, value in params.items()
+            if isinstance(key, str)
+        }
+        if self.missing:
+            return None
+        estimator = cls(**decoded)
+        estimator._validate_params()
+        sizes = estimator._network_sizes()
+        fitted = encoded.get("fitted")
+        if fitted is not None:
+            self.restore(estimator, fitted, sizes, prefix)
+        return estimator
+
+    def value(self, value, key):
+        if isinstance(value, list):
+            return [self.value(item, key) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self.value(item, key) for item in value)
+        if not isinstance(value, dict):
+            _expect(isinstance(value, _SCALARS), f"value of {key}")
+            return value
+        _expect(len(value) == 1, f"value of {key}")
+        ((tag, inner),) = value.items()
+        if tag == "__dict__":
+            _expect(isinstance(inner, dict), f"value of {key}")
+            return {k: self.value(v, f"{key}[{k!r}]") for k, v in inner.items()}
+        if tag == "__device__":
+            _expect(isinstance(inner, str), f"device of {key}")
+            return torch.device(inner)
+        if tag == "__estimator__":
+            return self.estimator(inner, key + "__")
+        if tag == "__frozen__":
+            inner_estimator = self.estimator(inner, key + "__")
+            return None if inner_estimator is None else FrozenEstimator(inner_estimator)
+        if tag == "__unsaved__":
+            if key in self.supplied:
+                self.used.add(key)
+                return self.supplied[key]
+            self.missing.append((key, inner))
+            return None
+        _expect(False, f"value of {key}")
+
+    def restore(self, estimator, fitted, sizes, prefix):
+        _expect(isinstance(fitted, dict), "fitted state")
+        dtype = fitted.get("classes_dtype")
+        _expect(isinstance(dtype, str), "classes_ dtype")
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            _expect(False, "classes_ dtype")
+        _expect(dtype.kind in _LABEL_KINDS, "classes_ dtype")
+        classes = fitted.get("classes")
+        _expect(isinstance(classes, list) and _is_raw_plain(classes), "classes_")
+        estimator.classes_ = np.asarray(classes, dtype=dtype)
+        for key in ("n_subclasses", "n_features_in", "n_iter"):
+            _expect(isinstance(fitted.get(key), int), key)
+        estimator.n_subclasses_ = fitted["n_subclasses"]
+        estimator.n_features_in_ = fitted["n_features_in"]
+        names = fitted.get("feature_names_in")
+        if names is not None:
+            _expect(isinstance(names, list) and _is_raw_plain(names), "feature names")
+            estimator.feature_names_in_ = np.asarray(names, dtype=object)
+        history = fitted.get("history")
+        _expect(isinstance(history, list) and _is_raw_plain(history), "history")
+        state = fitted.get("state_dict")
+        _expect(
+            isinstance(state, dict)
+            and all(isinstance(v, torch.Tensor) for v in state.values()),
+            "weights",
+        )
+        if "teacher" in fitted and fitted["teacher"] is not None:
+            teacher = fitted["teacher"]
+            if teacher == {"__param__": "teacher"}:
+                estimator.teacher_ = estimator.teacher
+            else:
+                estimator.teacher_ = self.value(teacher, prefix + "teacher")
+
+        device = self.device
+        if device is None:
+            saved = fitted.get("device", "cpu")
+            try:
+                device = resolve_device(saved)
+            except ValueError:
+                warnings.warn(
+                    f"The model was trained on {saved!r}, which this machine does "
+                    "not have; it is loaded on the CPU.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                device = "cpu"
+        else:
+            device = resolve_device(device)
+        n_classes = len(estimator.classes_)
+        net = estimator._make_net(
+            sizes=sizes,
+            n_features=estimator.n_features_in_,
+            n_outputs=n_classes * estimator.n_subclasses_,
+            criterion=estimator._make_criterion(n_classes),
+            device=device,
+        )
+        # Building the network draws initial weights; keep the caller's RNG.
+        with torch.random.fork_rng(devices=[]):
+            net.initialize()
+        module = getattr(net.module_, "_orig_mod", net.module_)
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(
+                "The saved weights do not fit the network the saved parameters "
+                f"build: {str(exc).splitlines()[0]}"
+            ) from exc
+        net.history = History(history)
+        estimator.net_ = net
+        estimator.history_ = net.history
+        estimator.n_iter_ = fitted["n_iter"]
+        estimator._interrupted_epoch = None
