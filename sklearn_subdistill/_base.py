@@ -2,6 +2,7 @@
 
 import copy
 import inspect
+import mmap
 import warnings
 from numbers import Integral, Real
 
@@ -356,7 +357,9 @@ class SubclassNetworkMixin(TransformerMixin):
             iterator_train__shuffle=True,
             iterator_train__seed=seed,
             iterator_valid=BatchIterator,
-            iterator_valid__batch_size=max(self.batch_size, INFERENCE_BATCH_SIZE),
+            # Validation batches as large as training ones: the auxiliary loss
+            # depends on the batch size, so valid_loss stays comparable.
+            iterator_valid__batch_size=self.batch_size,
             train_split=None,
             callbacks=callbacks,
             device=device,
@@ -647,6 +650,9 @@ def _training_dataset(X, targets, device):
     On CUDA, data that would take more than half of the free device memory
     stay in host memory; batches are then copied to the device one by one.
     """
+    if _is_memory_mapped(X):
+        # Rows stay on disk: batches are contiguous runs converted one by one.
+        return ArrayDataset(X, targets, contiguous=True)
     host = ArrayDataset(X, targets)
     if not device.startswith("cuda"):
         return host.to(device)
@@ -663,6 +669,15 @@ def _training_dataset(X, targets, device):
         stacklevel=4,
     )
     return host.to("cpu")
+
+
+def _is_memory_mapped(X):
+    """Whether ``X`` (or an array it is a view of) is mapped from a file."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
 
 
 def _validation_split(n_samples, fraction, stratify, seed):

@@ -45,11 +45,16 @@ class ArrayDataset(Dataset):
         inference over a large array never holds a float32 copy of all of it.
     y : torch.Tensor, tuple of torch.Tensor, or None
         Targets, indexed along their first dimension like ``X``.
+    contiguous : bool, default=False
+        Shuffle by contiguous runs of rows rather than row by row: for ``X``
+        memory-mapped from disk, where a batch of scattered rows would read a
+        page per row.
     """
 
-    def __init__(self, X, y=None):
+    def __init__(self, X, y=None, contiguous=False):
         self.X = X
         self.y = y
+        self.contiguous = contiguous
 
     def __len__(self):
         return len(self.X)
@@ -138,6 +143,9 @@ class BatchIterator:
             for start in range(0, n_samples, self.batch_size):
                 yield self.dataset.take(slice(start, start + self.batch_size))
             return
+        if self.dataset.contiguous:
+            yield from self._contiguous_batches(n_samples)
+            return
         # A DataLoader draws one number for its workers' base seed before its
         # sampler draws the permutation; doing the same keeps both paths on
         # the same batches for the same seed.
@@ -145,6 +153,18 @@ class BatchIterator:
         order = torch.randperm(n_samples, generator=self.generator)
         for start in range(0, n_samples, self.batch_size):
             yield self.dataset.take(order[start : start + self.batch_size])
+
+    def _contiguous_batches(self, n_samples):
+        """Runs of ``batch_size`` rows in random order, boundaries shifted per epoch.
+
+        Rows within a run stay together across epochs up to the random shift,
+        so data stored in a meaningful order should be shuffled once on disk.
+        """
+        shift = int(torch.randint(self.batch_size, (), generator=self.generator))
+        bounds = [0, *range(shift or self.batch_size, n_samples, self.batch_size)]
+        bounds.append(n_samples)
+        for i in torch.randperm(len(bounds) - 1, generator=self.generator).tolist():
+            yield self.dataset.take(slice(bounds[i], bounds[i + 1]))
 
 
 class SubclassNet(NeuralNet):

@@ -96,11 +96,11 @@ class SubclassDistillationLoss(nn.Module):
         Number of classes ``C``.
     alpha : float, default=0.5
         Weight of the distillation term.
-    temperature : float, default=4.0
+    temperature : float, default=1.0
         Distillation temperature ``T``.
     """
 
-    def __init__(self, n_classes, alpha=0.5, temperature=4.0):
+    def __init__(self, n_classes, alpha=0.5, temperature=1.0):
         super().__init__()
         self.n_classes = n_classes
         self.alpha = alpha

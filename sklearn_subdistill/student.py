@@ -67,8 +67,10 @@ class SubclassDistilledStudent(
         - any classifier with ``predict_proba`` (e.g.
           :class:`~sklearn.ensemble.HistGradientBoostingClassifier`): the
           student distils its class log-probabilities.
-    temperature : float, default=4.0
-        Distillation temperature ``T`` (> 0).
+    temperature : float, default=1.0
+        Distillation temperature ``T`` (> 0). The demo of the paper used 4; on
+        this package's benchmarks 1 gave the better students (see the
+        sensitivity study in the documentation's benchmarks page).
     alpha : float, default=0.5
         Weight of the distillation term, in ``[0, 1]``; ``0`` ignores the
         teacher, ``1`` ignores the labels.
@@ -127,7 +129,7 @@ class SubclassDistilledStudent(
         teacher without subclasses.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when ``X`` has string column
         names.
     net_ : skorch.NeuralNet
@@ -180,7 +182,7 @@ class SubclassDistilledStudent(
         self,
         *,
         teacher=None,
-        temperature=4.0,
+        temperature=1.0,
         alpha=0.5,
         hidden_layer_sizes=(64,),
         module=None,

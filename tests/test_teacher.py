@@ -355,3 +355,15 @@ def test_compile_option_compiles_the_module(digits2):
     ).fit(X_train[:256], y_train[:256])
     assert type(model.net_.module_).__name__ == "OptimizedModule"
     assert model.predict_proba(X_test).shape == (len(X_test), 2)
+
+
+def test_memory_mapped_training_data_are_not_copied(digits2, tmp_path):
+    X_train, X_test, y_train, y_test, *_ = digits2
+    np.save(tmp_path / "X.npy", X_train)
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    model = SubclassTeacherClassifier(**FAST).fit(X_map, y_train)
+    # Every row is seen once per epoch, in contiguous runs of batch_size rows.
+    sizes = model.history_[-1, "batches", :, "train_batch_size"]
+    assert sum(sizes) == len(X_train)
+    assert model.score(X_test, y_test) > 0.9
+    assert_array_equal(model.predict(X_map), model.predict(X_train))
