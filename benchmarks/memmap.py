@@ -87,7 +87,7 @@ def main():
     parser.add_argument("--features", type=int, default=64)
     parser.add_argument("--path", default="/tmp/subdistill_memmap.npy")
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--batch-size", type=int, default=512)
     args = parser.parse_args()
 
     y = write_memmap(args.path, args.rows, args.features)

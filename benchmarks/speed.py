@@ -134,6 +134,7 @@ def skorch_default_fit(X, y, args, seed):
         iterator_train__shuffle=True,
         train_split=None,
         device=args.device,
+        verbose=0,
     )
     torch.manual_seed(seed)
     net.fit(SkorchDataset(X, y), None)
@@ -194,12 +195,12 @@ def main():
 
         frozen = FrozenEstimator(fitted_teacher)
         t_est, _ = timed(
-            lambda seed=seed: SubclassDistilledStudent(
+            lambda seed=seed, frozen=frozen: SubclassDistilledStudent(
                 teacher=frozen, random_state=seed, **common
             ).fit(X, y)
         )
 
-        def raw_student(seed=seed):
+        def raw_student(seed=seed, fitted_teacher=fitted_teacher):
             logits = torch.as_tensor(
                 fitted_teacher.predict_subclass_log_proba(X), dtype=torch.float32
             )
@@ -218,7 +219,7 @@ def main():
         f"# Speed: {args.rows} x {args.features} float32, MLP 256-256, C=2, "
         f"s={args.subclasses}, batch {args.batch_size}, {args.epochs} epochs, "
         f"Adam; device {args.device}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; {platform.processor() or platform.machine()}"
+        f"{torch.get_num_threads()} threads; {platform.machine()}"
     )
     print()
     print("| fit | median s | rows/s | ratio to raw loop (median of pairs) |")
@@ -229,10 +230,8 @@ def main():
         ("skorch default", "raw teacher"),
     ]:
         ratios = [a / b for a, b in zip(times[name], times[raw], strict=True)]
-        med = statistics.median(times[name])
-        print(
-            f"| {name} | {med:.2f} | {rows / med:,.0f} | {statistics.median(ratios):.3f} |"
-        )
+        med, ratio = statistics.median(times[name]), statistics.median(ratios)
+        print(f"| {name} | {med:.2f} | {rows / med:,.0f} | {ratio:.3f} |")
     for raw in ("raw teacher", "raw student"):
         med = statistics.median(times[raw])
         print(f"| {raw} loop | {med:.2f} | {rows / med:,.0f} | 1 |")
@@ -274,7 +273,8 @@ def main():
         )
     if args.device.startswith("cuda"):
         print(
-            f"\nCUDA peak allocated: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB"
+            "\nCUDA peak allocated: "
+            f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB"
         )
 
 
