@@ -153,6 +153,9 @@ class BatchIterator:
         order = torch.randperm(n_samples, generator=self.generator)
         for start in range(0, n_samples, self.batch_size):
             yield self.dataset.take(order[start : start + self.batch_size])
+        # ... and its RandomSampler draws one more permutation when exhausted
+        # (for the remainder of num_samples % n, empty here).
+        torch.randperm(n_samples, generator=self.generator)
 
     def _contiguous_batches(self, n_samples):
         """Runs of ``batch_size`` rows in random order, boundaries shifted per epoch.
