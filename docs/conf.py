@@ -173,6 +173,7 @@ def setup(app):
     # Before numpydoc (priority 500) turns the docstring into reST.
     app.connect("autodoc-process-docstring", _quote_shape_names, priority=400)
 
+
 # The benchmark tables are included from benchmarks/results/*.md as written by
 # the scripts, whose heading levels skip one under the page's own headings.
 suppress_warnings = ["myst.header"]
