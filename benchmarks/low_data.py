@@ -37,6 +37,7 @@ pin_threads(1)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sklearn_subdistill import SubclassDistilledStudent  # noqa: E402
 from sklearn_subdistill._study import METHODS, low_data_study  # noqa: E402
 from sklearn_subdistill.datasets import (  # noqa: E402
     load_digits_superclasses,
@@ -179,12 +180,14 @@ def main(argv=None):
         )
         print(table(results[name]), flush=True)
 
+    student_defaults = SubclassDistilledStudent()
     description = f"""
 Test accuracy of three students trained on the labelled rows only: labels only
 (`alpha=0`), conventional distillation (teacher with 1 subclass,
 `aux_weight=0`) and subclass distillation (teacher with 5 subclasses, default
 `aux_weight=1`, `aux_temperature=1`); students are `MLP(32)` networks with the
-default `temperature=4`, `alpha=0.5`; teachers are the default `MLP(256, 256)`.
+default `temperature={student_defaults.temperature:g}`,
+`alpha={student_defaults.alpha:g}`; teachers are the default `MLP(256, 256)`.
 Both teachers are fitted on the same labelled rows as the students. Every
 network gets about {args.steps} Adam steps (batch 256, lr 1e-3) whatever the
 number of rows. Mean ± std over {args.seeds} seeds (each seed: a new stratified
