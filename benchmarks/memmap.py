@@ -1,10 +1,20 @@
 """Train and predict on a memory-mapped array larger than the memory allowed.
 
-Writes a float32 ``np.memmap`` of ``--rows`` x ``--features`` to ``--path``,
-opens it read-only and fits a teacher and predicts on it, printing the peak
-anonymous memory (the process's own memory, page cache excluded) next to the
-file's size. The estimators share the mapped file with torch instead of
-copying it, so only the pages a batch touches are read.
+Writes a float32 ``np.memmap`` of ``--rows`` x ``--features`` to ``--path``
+(and the labels beside it), opens it read-only and fits a teacher and predicts
+on it, printing the peak anonymous memory (the process's own memory, page
+cache excluded) next to the file's size. ``--input`` picks how the file
+reaches the estimator:
+
+``array``
+    the memory-mapped array itself; the estimators share the mapped file with
+    torch instead of copying it, so only the pages a batch touches are read;
+``batches``
+    an iterable of ``(X_batch, y_batch)`` slices of the file, in a new random
+    order of slices every pass (:class:`ShuffledSlices`);
+``dataset``
+    a map-style torch ``Dataset`` over the file, read by index (random rows:
+    a page per row, slow once the file exceeds the memory).
 
 To show it under a hard limit, run it in a memory cgroup smaller than the
 file (Linux, root, cgroup v1 shown; the limit counts page cache too, which
@@ -23,6 +33,7 @@ import time
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
 from sklearn_subdistill import SubclassTeacherClassifier
 
@@ -65,6 +76,39 @@ def cgroup_limit():
         return None
 
 
+class ShuffledSlices:
+    """``(X[a:b], y[a:b])`` slices of ``size`` rows, in a new random order each pass."""
+
+    def __init__(self, X, y=None, size=512, seed=0):
+        self.X, self.y, self.size = X, y, size
+        self.rng = np.random.default_rng(seed)
+
+    def __iter__(self):
+        starts = np.arange(0, len(self.X), self.size)
+        if self.y is not None:  # training: shuffle; prediction: keep the order
+            self.rng.shuffle(starts)
+        for start in starts:
+            rows = slice(start, start + self.size)
+            yield self.X[rows] if self.y is None else (self.X[rows], self.y[rows])
+
+
+class MappedRows(Dataset):
+    """Rows of a memory-mapped file, ``(x, y)``; ``__getitems__`` reads a batch."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i]
+
+    def __getitems__(self, indices):
+        order = np.sort(indices)
+        return list(zip(self.X[order], self.y[order], strict=True))
+
+
 def write_memmap(path, rows, features, chunk=500_000):
     X = np.lib.format.open_memmap(
         path, mode="w+", dtype=np.float32, shape=(rows, features)
@@ -88,17 +132,31 @@ def main():
     parser.add_argument("--path", default="/tmp/subdistill_memmap.npy")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument(
+        "--input", choices=["array", "batches", "dataset"], default="array"
+    )
     args = parser.parse_args()
 
-    y = write_memmap(args.path, args.rows, args.features)
-    X = np.load(args.path, mmap_mode="r")  # read-only memory map
+    y_path = args.path.replace(".npy", "_y.npy")
+    np.save(y_path, write_memmap(args.path, args.rows, args.features))
+    X = np.load(args.path, mmap_mode="r")  # read-only memory maps
+    y = np.load(y_path, mmap_mode="r")
+    train, test = {
+        "array": (lambda: (X, y), lambda: X),
+        "batches": (
+            lambda: (ShuffledSlices(X, y, args.batch_size), None),
+            lambda: ShuffledSlices(X, size=8192),
+        ),
+        "dataset": (lambda: (MappedRows(X, y), None), lambda: MappedRows(X, y)),
+    }[args.input]
     size = os.path.getsize(args.path)
     limit = cgroup_limit()
     print(
         f"memmap {args.rows:,} x {args.features} float32: {size / 2**30:.2f} GiB on "
         f"disk; memory cgroup limit: "
         f"{'none' if limit is None else f'{limit / 2**30:.2f} GiB'}; "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"input: {args.input}"
     )
     base = status_kib("RssAnon")
     with PeakAnon() as fit_mem:
@@ -110,11 +168,11 @@ def main():
             lr=3e-3,
             device="cpu",
             random_state=0,
-        ).fit(X, y)
+        ).fit(*train())
         fit_s = time.perf_counter() - start
     with PeakAnon() as predict_mem:
         start = time.perf_counter()
-        proba = teacher.predict_proba(X)
+        proba = teacher.predict_proba(test())
         predict_s = time.perf_counter() - start
     accuracy = np.mean(teacher.classes_[proba.argmax(1)] == y)
     print(f"fit: {fit_s:.0f} s ({args.rows * args.epochs / fit_s:,.0f} rows/s)")
@@ -127,6 +185,7 @@ def main():
         f"{proba.nbytes / 2**20:.0f} MiB)"
     )
     os.remove(args.path)
+    os.remove(y_path)
 
 
 if __name__ == "__main__":

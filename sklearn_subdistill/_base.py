@@ -27,6 +27,16 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from ._callbacks import FiniteLossCheck, KeepLastEpoch
 from ._net import ArrayDataset, BatchIterator, IndexSplit, SubclassNet
+from ._streaming import (
+    STREAM_NAME,
+    BatchStream,
+    RowDataset,
+    Source,
+    as_float32_tensor,
+    check_features,
+    check_float32_range,
+    is_stream,
+)
 from .losses import class_logits
 from .modules import MLP
 
@@ -48,9 +58,6 @@ INFERENCE_BATCH_SIZE = 8192
 
 #: Accelerator device types the estimators accept, with their names in messages.
 _ACCELERATORS = {"cuda": "CUDA", "mps": "MPS", "xpu": "XPU"}
-
-#: The largest magnitude a float32 holds; the networks compute in float32.
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _ordered(options):
@@ -373,8 +380,38 @@ class SubclassNetworkMixin(TransformerMixin):
             },
         )
 
-    def _train_net(self, X, targets, *, n_outputs, criterion, stratify):
-        """Build ``net_`` and train it on ``X`` (float array) and ``targets``."""
+    def _start_stream_fit(self, X, y):
+        """Checks of a fit on a streamed ``X``, before reading it; its Source.
+
+        Also forgets what a previous fit learnt of the input's columns.
+        """
+        name = type(self).__name__
+        if y is not None:
+            raise ValueError(
+                f"y must be None when X is {STREAM_NAME} ({type(X).__name__}): "
+                f"{name} reads the labels from X's samples or batches, (x, y) pairs."
+            )
+        self._check_network_params()
+        source = Source(X, "fit")
+        if self.early_stopping and not source.random_access:
+            raise ValueError(
+                f"early_stopping=True needs a validation split drawn by index, which "
+                f"an iterable of batches ({type(X).__name__}) cannot give. Pass a "
+                "map-style torch Dataset (len and [i]) instead, or set "
+                "early_stopping=False."
+            )
+        # A fit that fails from here on leaves the estimator unfitted.
+        for attribute in ("net_", "n_features_in_", "feature_names_in_"):
+            self.__dict__.pop(attribute, None)
+        return source
+
+    def _train_net(self, data, targets, *, n_outputs, criterion, stratify):
+        """Build ``net_`` and train it.
+
+        ``data`` is a float array with its ``targets``, or a streamed input
+        already made a dataset (``RowDataset`` or ``BatchStream``, targets
+        inside, ``targets=None``).
+        """
         sizes, device = self._check_network_params()
         # A fit that fails from here on leaves the estimator unfitted, not
         # holding the previous fit's network beside the new fit's classes.
@@ -382,9 +419,10 @@ class SubclassNetworkMixin(TransformerMixin):
             self.__dict__.pop(attribute, None)
         name = type(self).__name__
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        streamed = isinstance(data, (RowDataset, BatchStream))
         net = self._make_net(
             sizes=sizes,
-            n_features=X.shape[1],
+            n_features=data.n_features if streamed else data.shape[1],
             n_outputs=n_outputs,
             criterion=criterion,
             device=device,
@@ -392,9 +430,9 @@ class SubclassNetworkMixin(TransformerMixin):
         )
         if self.early_stopping:
             net.train_split = IndexSplit(
-                *_validation_split(len(X), self.validation_fraction, stratify, seed)
+                *_validation_split(len(data), self.validation_fraction, stratify, seed)
             )
-        dataset = _training_dataset(X, targets, device)
+        dataset = data if streamed else _training_dataset(data, targets, device)
         cuda_devices = [torch.device(device)] if device.startswith("cuda") else []
         out_of_memory = None
         with torch.random.fork_rng(devices=cuda_devices):
@@ -450,16 +488,25 @@ class SubclassNetworkMixin(TransformerMixin):
         batch and the output, not by float64 copies of every logit. Batches
         hold ``INFERENCE_BATCH_SIZE`` rows, read when the method is called.
         """
-        X = self._validate_X(X)
-        shape = (len(X),) if n_columns is None else (len(X), n_columns)
-        out = np.empty(shape, dtype=dtype)
         batch_size = INFERENCE_BATCH_SIZE
+        if is_stream(X):
+            check_is_fitted(self)
+            batches = self._stream_batches(X, batch_size)
+            out = []  # the number of rows is unknown until the end
+        else:
+            X = self._validate_X(X)
+            batches = BatchIterator(ArrayDataset(X), batch_size=batch_size)
+            shape = (len(X),) if n_columns is None else (len(X), n_columns)
+            out = np.empty(shape, dtype=dtype)
         out_of_memory = None
         try:
             start = 0
-            for batch in BatchIterator(ArrayDataset(X), batch_size=batch_size):
+            for batch in batches:
                 values = fn(self.net_.evaluation_step(batch)).cpu().numpy()
-                out[start : start + len(values)] = values
+                if isinstance(out, list):
+                    out.append(values.astype(dtype, copy=False))
+                else:
+                    out[start : start + len(values)] = values
                 start += len(values)
         except torch.cuda.OutOfMemoryError as exc:
             out_of_memory = str(exc).split("\n")[0]
@@ -473,7 +520,21 @@ class SubclassNetworkMixin(TransformerMixin):
                 "sklearn_subdistill.save and load it with device='cpu'. "
                 f"(torch: {out_of_memory})"
             )
+        if isinstance(out, list):
+            if not out:
+                raise ValueError(f"X ({type(X).__name__}) yielded no rows.")
+            return np.concatenate(out)
         return out
+
+    def _stream_batches(self, X, batch_size):
+        """``(X_batch, None)`` float32 tensors of a streamed ``X``, each checked."""
+        source = Source(X, "predict")
+        name = type(self).__name__
+        for i, (features, _) in enumerate(source.batches(batch_size)):
+            features = check_features(
+                features, f"batch {i} of X", self.n_features_in_, fitted_by=name
+            )
+            yield as_float32_tensor(features), None
 
     def predict_subclass_log_proba(self, X):
         """Log-probability of each subclass.
@@ -693,23 +754,6 @@ def _validation_split(n_samples, fraction, stratify, seed):
 
 def _silent(*args, **kwargs):
     pass
-
-
-def check_float32_range(X):
-    """Raise ``ValueError`` if ``X`` holds values a float32 cannot represent.
-
-    The networks compute in float32; a float64 value beyond its range would
-    silently become infinite.
-    """
-    if X.dtype != np.float64 or X.size == 0:
-        return
-    largest = max(-float(X.min()), float(X.max()))
-    if largest > _FLOAT32_MAX:
-        raise ValueError(
-            f"X contains values too large for float32, the precision the network "
-            f"computes in (largest magnitude {largest:.3g} > {_FLOAT32_MAX:.3g}); "
-            "rescale the features, e.g. with sklearn.preprocessing.StandardScaler."
-        )
 
 
 def _keyword_names(cls):

@@ -3,8 +3,11 @@
 Array inputs are wrapped in :class:`ArrayDataset`; :class:`BatchIterator`
 (skorch's ``iterator_train`` / ``iterator_valid`` hook) then serves batches by
 slicing whole tensors with a shuffled index instead of collating rows one by
-one. Any other ``torch.utils.data.Dataset`` goes through a plain
-``DataLoader``, skorch's normal path. Callbacks, history and checkpoints are
+one. A user's map-style Dataset (:class:`~._streaming.RowDataset`) is batched
+the same way, by index; an iterable of batches
+(:class:`~._streaming.BatchStream`) is used as it comes. Any other
+``torch.utils.data.Dataset`` goes through a plain ``DataLoader``, skorch's
+normal path. Callbacks, history and checkpoints are
 skorch's own, untouched.
 """
 
@@ -16,6 +19,8 @@ import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from torch.utils.data import DataLoader, Dataset
+
+from ._streaming import BatchStream, RowDataset
 
 __all__ = ["ArrayDataset", "BatchIterator", "SubclassNet"]
 
@@ -49,36 +54,60 @@ class ArrayDataset(Dataset):
         Shuffle by contiguous runs of rows rather than row by row: for ``X``
         memory-mapped from disk, where a batch of scattered rows would read a
         page per row.
+    rows : ndarray of int or None, default=None
+        For an ndarray ``X``: the (sorted) rows of ``X`` this dataset holds,
+        read batch by batch, so that a validation split of a memory-mapped
+        ``X`` copies nothing. All rows if None.
     """
 
-    def __init__(self, X, y=None, contiguous=False):
+    def __init__(self, X, y=None, contiguous=False, rows=None):
         self.X = X
         self.y = y
         self.contiguous = contiguous
+        self.rows = rows
 
     def __len__(self):
-        return len(self.X)
+        return len(self.X) if self.rows is None else len(self.rows)
 
     def __getitem__(self, i):
         return self.take(i)
 
     def to(self, device):
         """A copy whose tensors live on ``device`` (``X`` becomes a tensor)."""
-        return ArrayDataset(_float_tensor(self.X).to(device), _map(self.y, device))
+        X = self.X if self.rows is None else self.X[self.rows]
+        return ArrayDataset(_float_tensor(X).to(device), _map(self.y, device))
 
     def take(self, index):
         """The batch ``(X[index], y[index])``; ``index`` a slice or index tensor."""
-        X = self.X[index]
+        if self.rows is None:
+            X = self.X[index]
+        elif isinstance(index, slice):
+            X = self.X[self.rows[index]]
+        else:
+            X = self.X[self.rows[index.cpu().numpy()]]
         if not isinstance(X, torch.Tensor):
             X = _float_tensor(X)
         return X, _map(self.y, index=index)
 
     def subset(self, index):
-        """A dataset of the rows in ``index`` (for the validation split)."""
-        index = torch.as_tensor(index)
-        if not isinstance(self.X, torch.Tensor):
-            return ArrayDataset(self.X[index.numpy()], _map(self.y, index=index))
-        return ArrayDataset(self.X[index.to(self.X.device)], _map(self.y, index=index))
+        """A dataset of the rows in ``index`` (for the validation split).
+
+        Tensors are indexed at once; an ndarray (memory-mapped, say) is not
+        copied: the subset keeps the sorted row numbers and reads its batches
+        from ``X`` when they are taken.
+        """
+        if isinstance(self.X, torch.Tensor):
+            index = torch.as_tensor(index)
+            return ArrayDataset(
+                self.X[index.to(self.X.device)],
+                _map(self.y, index=index),
+                self.contiguous,
+            )
+        index = np.sort(np.asarray(index))
+        rows = index if self.rows is None else self.rows[index]
+        return ArrayDataset(
+            self.X, _map(self.y, index=torch.from_numpy(index)), self.contiguous, rows
+        )
 
 
 def _map(y, device=None, index=None):
@@ -99,8 +128,9 @@ class BatchIterator:
 
     Parameters
     ----------
-    dataset : ArrayDataset or torch.utils.data.Dataset
-        The data.
+    dataset : ArrayDataset, RowDataset, BatchStream or torch.utils.data.Dataset
+        The data. A ``BatchStream`` yields its own batches, in its own order:
+        ``batch_size`` and ``shuffle`` do not apply to it.
     batch_size : int
         Rows per batch; the last batch may be smaller.
     shuffle : bool, default=False
@@ -126,10 +156,15 @@ class BatchIterator:
         self.loader_params = loader_params
 
     def __len__(self):
+        if isinstance(self.dataset, BatchStream):
+            return len(self.dataset)
         return math.ceil(len(self.dataset) / self.batch_size)
 
     def __iter__(self):
-        if not isinstance(self.dataset, ArrayDataset):
+        if isinstance(self.dataset, BatchStream):
+            yield from self.dataset
+            return
+        if not isinstance(self.dataset, (ArrayDataset, RowDataset)):
             yield from DataLoader(
                 self.dataset,
                 batch_size=self.batch_size,

@@ -24,6 +24,17 @@ from ._base import (
     SubclassNetworkMixin,
     check_float32_range,
 )
+from ._streaming import (
+    STREAM_NAME,
+    BatchStream,
+    LabelledBatches,
+    RowDataset,
+    checked_batches,
+    encode_labels,
+    is_stream,
+    labelled_mask,
+    scan,
+)
 from .modules import SubclassDistillationLoss
 from .teacher import SubclassTeacherClassifier
 
@@ -229,8 +240,13 @@ class SubclassDistilledStudent(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training samples, labelled and unlabelled.
+        X : array-like of shape (n_samples, n_features), torch Dataset or \
+                iterable of batches
+            Training samples, labelled and unlabelled. For data larger than
+            memory, a map-style :class:`torch.utils.data.Dataset` of ``(x, y)``
+            samples (or ``x`` alone for unlabelled rows), or a re-iterable of
+            ``(X_batch, y_batch)`` (or ``X_batch``) batches, with ``y=None``;
+            see :ref:`scaling`.
         y : array-like of shape (n_samples,) or None, default=None
             Class labels, ``-1`` for unlabelled rows. ``None`` (or all ``-1``)
             distils from a fitted teacher (a ``FrozenEstimator``) alone.
@@ -240,21 +256,28 @@ class SubclassDistilledStudent(
         self : SubclassDistilledStudent
             The fitted student.
         """
+        if is_stream(X):
+            return self._fit_stream(X, y)
         if y is None:
             X = validate_data(self, X, dtype=(np.float32, np.float64))
             labelled = np.zeros(len(X), dtype=bool)
         else:
             X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
-            labelled = _labelled_mask(y)
+            labelled = labelled_mask(y)
             if labelled.any():
                 check_classification_targets(y[labelled])
         check_float32_range(X)
         self._check_network_params()
-        teacher = self._fitted_teacher(X, y, labelled)
+        teacher = self._fitted_teacher(
+            any_labelled=bool(labelled.any()),
+            n_unlabelled=int((~labelled).sum()),
+            labelled_classes=lambda: np.unique(y[labelled]),
+            fit=lambda teacher: teacher.fit(X[labelled], y[labelled]),
+        )
         classes, n_subclasses = self._check_teacher(teacher)
         y_index = np.full(len(X), -1, dtype=np.int64)
         if labelled.any():
-            y_index[labelled] = _encode(y[labelled], classes)
+            y_index[labelled] = encode_labels(y[labelled], classes)
         teacher_logits = _teacher_logits(teacher, X)
         _check_teacher_logits(teacher, teacher_logits, len(classes) * n_subclasses)
         self.teacher_ = teacher
@@ -273,7 +296,109 @@ class SubclassDistilledStudent(
             n_classes=n_classes, alpha=self.alpha, temperature=self.temperature
         )
 
-    def _fitted_teacher(self, X, y, labelled):
+    def _fit_stream(self, X, y):
+        """``fit`` on a torch Dataset or an iterable of batches."""
+        source = self._start_stream_fit(X, y)
+        name = type(self).__name__
+        seen = scan(source, self.batch_size, labels_required=False, estimator_name=name)
+        self.n_features_in_ = seen.n_features
+        if source.random_access:
+            # Which rows are labelled, and their labels, in row order.
+            labelled = np.zeros(seen.n_samples, dtype=bool)
+            values = []
+            for i, part in enumerate(seen.labels):
+                if part is not None:
+                    mask = labelled_mask(part)
+                    start = i * self.batch_size
+                    labelled[start : start + len(part)] = mask
+                    values.append(part[mask])
+            values = np.concatenate(values) if values else np.empty(0)
+            n_unlabelled = int((~labelled).sum())
+
+            def fit(teacher):
+                if not n_unlabelled:
+                    return teacher.fit(X)
+                rows = np.flatnonzero(labelled).tolist()
+                return teacher.fit(torch.utils.data.Subset(X, rows))
+
+            labelled_classes = np.unique(values)
+        else:
+            labelled_classes = seen.uniques
+            if labelled_classes.dtype.kind not in "USb":
+                labelled_classes = labelled_classes[labelled_classes != -1]
+            has_unlabelled = seen.unlabelled_batches or len(labelled_classes) < len(
+                seen.uniques
+            )
+            n_unlabelled = None if has_unlabelled else 0  # None: not counted
+
+            def fit(teacher):
+                return teacher.fit(LabelledBatches(source, self.batch_size))
+
+        teacher = self._fitted_teacher(
+            any_labelled=len(labelled_classes) > 0,
+            n_unlabelled=n_unlabelled,
+            labelled_classes=lambda: labelled_classes,
+            fit=fit,
+            streamed=True,
+        )
+        classes, n_subclasses = self._check_teacher(teacher)
+        n_outputs = len(classes) * n_subclasses
+        stratify = None
+        if source.random_access:
+            y_index = np.full(len(labelled), -1, dtype=np.int64)
+            y_index[labelled] = encode_labels(values, classes)
+            logits = np.concatenate(
+                [
+                    _teacher_logits(teacher, batch)
+                    for batch, _ in checked_batches(
+                        source, INFERENCE_BATCH_SIZE, self.n_features_in_
+                    )
+                ]
+            )
+            _check_teacher_logits(teacher, logits, n_outputs)
+            stratify = y_index
+            data = RowDataset(
+                source,
+                (torch.from_numpy(y_index), torch.from_numpy(logits)),
+                seen.n_features,
+            )
+        else:
+
+            def targets(X_batch, y_batch, where):
+                y_index = np.full(len(X_batch), -1, dtype=np.int64)
+                if y_batch is not None:
+                    mask = labelled_mask(y_batch)
+                    y_index[mask] = encode_labels(y_batch[mask], classes)
+                logits = _teacher_logits(teacher, X_batch)
+                _check_teacher_logits(teacher, logits, n_outputs)
+                return torch.from_numpy(y_index), torch.from_numpy(logits)
+
+            data = BatchStream(
+                source, seen.n_features, seen.n_batches, self.batch_size, targets
+            )
+            # The teacher's outputs are checked on the first batch before training.
+            batches = checked_batches(source, self.batch_size, self.n_features_in_)
+            targets(*next(batches), "batch 0 of X")
+            batches.close()
+        self.teacher_ = teacher
+        self.classes_ = classes
+        self.n_subclasses_ = n_subclasses
+        return self._train_net(
+            data,
+            None,
+            n_outputs=n_outputs,
+            criterion=self._make_criterion(len(classes)),
+            stratify=stratify,
+        )
+
+    def _fitted_teacher(
+        self, *, any_labelled, n_unlabelled, labelled_classes, fit, streamed=False
+    ):
+        """The teacher to distil: the frozen one, or a clone fitted by ``fit``.
+
+        ``n_unlabelled`` counts the unlabelled rows (None: some, not counted);
+        ``labelled_classes()`` gives the distinct labels of the labelled rows.
+        """
         teacher = self.teacher
         if teacher is None:
             teacher = SubclassTeacherClassifier(
@@ -289,21 +414,29 @@ class SubclassDistilledStudent(
                     "or pass it unfrozen to have the student fit it."
                 ) from exc
             return teacher
-        if not labelled.any():
+        if streamed and not isinstance(teacher, SubclassNetworkMixin):
+            raise TypeError(
+                f"The teacher {type(teacher).__name__} cannot be fitted on "
+                f"{STREAM_NAME}. Fit it on an array, wrap it in "
+                "sklearn.frozen.FrozenEstimator and pass that as the teacher, or use "
+                "a SubclassTeacherClassifier teacher."
+            )
+        if not any_labelled:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is "
                 "None (or has no labelled row): an unfitted teacher needs labels. To "
                 "distil from unlabelled data alone, pass a fitted teacher wrapped in "
                 "sklearn.frozen.FrozenEstimator."
             )
-        if not labelled.all() and len(np.unique(y[labelled])) < 2:
+        if n_unlabelled != 0 and len(labelled_classes()) < 2:
+            count = "" if n_unlabelled is None else f" {n_unlabelled}"
             raise ValueError(
-                f"y marks {int((~labelled).sum())} rows as unlabelled (-1) and the "
-                "other rows hold a single class, too few to fit the teacher. Rows "
-                "labelled -1 are unlabelled transfer data; if -1 is a class of "
-                "yours, relabel it (e.g. to 0)."
+                f"y marks{count} rows as unlabelled (-1) and the other rows hold a "
+                "single class, too few to fit the teacher. Rows labelled -1 are "
+                "unlabelled transfer data; if -1 is a class of yours, relabel it "
+                "(e.g. to 0)."
             )
-        fitted = clone(teacher).fit(X[labelled], y[labelled])
+        fitted = fit(clone(teacher))
         if getattr(fitted, "_interrupted_epoch", None) is not None:
             # One Ctrl-C stops the whole fit, not only the teacher's stage.
             raise KeyboardInterrupt(
@@ -340,28 +473,6 @@ class SubclassDistilledStudent(
         classes = np.asarray(teacher.classes_)
         n_subclasses = getattr(teacher, "n_subclasses_", 1)
         return classes, n_subclasses
-
-
-def _labelled_mask(y):
-    """True where ``y`` holds a label, False where it holds the marker ``-1``."""
-    if y.dtype.kind in "USb":
-        return np.ones(len(y), dtype=bool)
-    return np.asarray(y != -1, dtype=bool)
-
-
-def _encode(labels, classes):
-    """Indices of ``labels`` in ``classes``; ValueError for unknown labels."""
-    sorter = np.argsort(classes)
-    position = np.searchsorted(classes, labels, sorter=sorter)
-    index = sorter[np.clip(position, 0, len(classes) - 1)]
-    unknown = classes[index] != labels
-    if np.any(unknown):
-        raise ValueError(
-            f"y contains labels the teacher does not know: "
-            f"{sorted(set(np.asarray(labels)[unknown].tolist()))[:10]}; the teacher's "
-            f"classes are {classes.tolist()}."
-        )
-    return index
 
 
 def _check_teacher_logits(teacher, logits, n_outputs):

@@ -10,6 +10,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from ._base import _NETWORK_CONSTRAINTS, SubclassNetworkMixin, check_float32_range
+from ._streaming import (
+    BatchStream,
+    RowDataset,
+    encode_labels,
+    is_stream,
+    scan,
+)
 from .modules import SubclassTeacherLoss
 
 __all__ = ["SubclassTeacherClassifier"]
@@ -198,23 +205,30 @@ class SubclassTeacherClassifier(
         self._store_extra_params(kwargs)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Train the network on labelled data.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training samples (numeric, finite, dense).
+        X : array-like of shape (n_samples, n_features), torch Dataset or \
+                iterable of batches
+            Training samples (numeric, finite, dense). For data larger than
+            memory, a map-style :class:`torch.utils.data.Dataset` of ``(x, y)``
+            samples, or a re-iterable of ``(X_batch, y_batch)`` batches (such
+            as a :class:`~torch.utils.data.DataLoader`), with ``y=None``; see
+            :ref:`scaling`.
         y : array-like of shape (n_samples,)
             Class labels: ints, strings, anything
             :func:`~sklearn.utils.multiclass.check_classification_targets`
-            accepts.
+            accepts. None when ``X`` carries the labels.
 
         Returns
         -------
         self : SubclassTeacherClassifier
             The fitted teacher.
         """
+        if is_stream(X):
+            return self._fit_stream(X, y)
         X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
         check_float32_range(X)
         check_classification_targets(y)
@@ -233,6 +247,46 @@ class SubclassTeacherClassifier(
             n_outputs=len(classes) * self.n_subclasses,
             criterion=self._make_criterion(len(classes)),
             stratify=y_index,
+        )
+
+    def _fit_stream(self, X, y):
+        """``fit`` on a torch Dataset or an iterable of batches."""
+        source = self._start_stream_fit(X, y)
+        seen = scan(
+            source,
+            self.batch_size,
+            labels_required=True,
+            estimator_name=type(self).__name__,
+        )
+        classes = seen.uniques
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; got "
+                f"{len(classes)} ({classes.tolist()!r})."
+            )
+        stratify = None
+        if source.random_access:
+            stratify = encode_labels(np.concatenate(seen.labels), classes)
+            data = RowDataset(source, torch.from_numpy(stratify), seen.n_features)
+        else:
+
+            def targets(X_batch, y_batch, where):
+                if y_batch is None:
+                    raise ValueError(f"{where} has no labels.")
+                return torch.from_numpy(encode_labels(y_batch, classes))
+
+            data = BatchStream(
+                source, seen.n_features, seen.n_batches, self.batch_size, targets
+            )
+        self.n_features_in_ = seen.n_features
+        self.classes_ = classes
+        self.n_subclasses_ = self.n_subclasses
+        return self._train_net(
+            data,
+            None,
+            n_outputs=len(classes) * self.n_subclasses,
+            criterion=self._make_criterion(len(classes)),
+            stratify=stratify,
         )
 
     def _make_criterion(self, n_classes):

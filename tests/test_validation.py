@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import InvalidParameterError
 from torch import nn
+from torch.utils.data import Dataset, TensorDataset
 
 from sklearn_subdistill import (
     SubclassDistilledStudent,
@@ -244,6 +245,42 @@ CASES = {
              "teacher.get_feature_names_out(['a', 'b'])", ValueError,
              r"input_features should have length equal to number of features"),
     ],
+    "Data streamed from a torch Dataset or an iterable of batches": [
+        Case("y beside a Dataset", f"{T}().fit(TensorDataset(tX, ty), y)", ValueError,
+             r"y must be None when X is a torch Dataset"),
+        Case("a one-shot generator for fit",
+             f"{T}().fit((X[i:i + 20], y[i:i + 20]) for i in (0, 20))", TypeError,
+             r"one-shot iterator .* once per epoch"),
+        Case("early stopping on an iterable of batches",
+             f"{T}(early_stopping=True).fit(Batches((X, y)))", ValueError,
+             r"early_stopping=True needs a validation split drawn by index"),
+        Case("NaN in a batch",
+             f"{T}().fit(Batches((X[:30], y[:30]), (X[30:] * np.nan, y[30:])))",
+             ValueError, r"batch 1 of X: Input X contains NaN"),
+        Case("batches with different columns",
+             f"{T}().fit(Batches((X[:30], y[:30]), (X[30:, :3], y[30:])))", ValueError,
+             r"batch 1 of X has 3 features, but the first batch had 4"),
+        Case("a batch with more labels than rows",
+             f"{T}().fit(Batches((X[:30], y[:31])))", ValueError,
+             r"batch 0 of X has 30 rows but 31 labels"),
+        Case("continuous labels in a batch", f"{T}().fit(Batches((X, X[:, 0])))",
+             ValueError, r"batch 0 of X: Unknown label type"),
+        Case("Dataset samples without labels for the teacher",
+             f"{T}().fit(TensorDataset(tX))", ValueError,
+             r"batch 0 of X has no labels"),
+        Case("Dataset mixing labelled and unlabelled samples",
+             f"{S}().fit(ListDataset([(X[0], y[0]), X[1]]))", ValueError,
+             r"mixes \(x, y\) samples with samples of x alone"),
+        Case("an iterable without batches", f"{T}().fit(Batches())", ValueError,
+             r"X \(Batches\) yielded no rows"),
+        Case("a teacher that cannot read a Dataset",
+             f"{S}(teacher=LogisticRegression()).fit(TensorDataset(tX, ty))",
+             TypeError, r"LogisticRegression cannot be fitted on a torch Dataset"),
+        Case("predict on batches with other columns",
+             "teacher.predict(Batches(X[:, :3]))", ValueError,
+             r"batch 0 of X has 3 features, but SubclassTeacherClassifier is "
+             r"expecting 4"),
+    ],
     "Saving and loading": [
         Case("save something else", "save(LogisticRegression(), 'model.pt')",
              TypeError, r"save stores SubclassTeacherClassifier", torch_free=False),
@@ -303,6 +340,29 @@ class ThreeColumnTeacher(NaNTeacher):
         return np.full((len(X), 3), 1 / 3)
 
 
+class Batches:
+    """A re-iterable of the batches given, as a user's batch source would be."""
+
+    def __init__(self, *batches):
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+
+class ListDataset(Dataset):
+    """A map-style dataset of the samples given."""
+
+    def __init__(self, samples):
+        self.samples = samples
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        return self.samples[i]
+
+
 def make_context(directory):
     """The names the cases' code uses; files are written to ``directory``."""
     rng = np.random.RandomState(0)
@@ -337,6 +397,11 @@ def make_context(directory):
         "LinearSVC": LinearSVC,
         "LogisticRegression": LogisticRegression,
         "NaNTeacher": NaNTeacher,
+        "TensorDataset": TensorDataset,
+        "tX": torch.from_numpy(X),
+        "ty": torch.from_numpy(y),
+        "Batches": Batches,
+        "ListDataset": ListDataset,
         "NoArgsNet": NoArgsNet,
         "ThreeColumnTeacher": ThreeColumnTeacher,
         T: SubclassTeacherClassifier,
