@@ -105,8 +105,12 @@ class MappedRows(Dataset):
         return self.X[i], self.y[i]
 
     def __getitems__(self, indices):
-        order = np.sort(indices)
-        return list(zip(self.X[order], self.y[order], strict=True))
+        # Read the rows in file order, return them in the order asked for.
+        indices = np.asarray(indices)
+        order = np.argsort(indices)
+        X, y = np.empty((len(indices), self.X.shape[1]), self.X.dtype), self.y[indices]
+        X[order] = self.X[indices[order]]
+        return list(zip(X, y, strict=True))
 
 
 def write_memmap(path, rows, features, chunk=500_000):

@@ -541,8 +541,11 @@ class SubclassNetworkMixin(TransformerMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
+        X : array-like of shape (n_samples, n_features), torch Dataset or \
+                iterable of batches
+            Input samples; for data larger than memory, a torch ``Dataset``
+            or an iterable of batches (labels in it are ignored), see
+            :ref:`scaling`.
 
         Returns
         -------
@@ -557,8 +560,11 @@ class SubclassNetworkMixin(TransformerMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
+        X : array-like of shape (n_samples, n_features), torch Dataset or \
+                iterable of batches
+            Input samples; for data larger than memory, a torch ``Dataset``
+            or an iterable of batches (labels in it are ignored), see
+            :ref:`scaling`.
 
         Returns
         -------
@@ -578,23 +584,30 @@ class SubclassNetworkMixin(TransformerMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
+        X : array-like of shape (n_samples, n_features), torch Dataset or \
+                iterable of batches
+            Input samples; for data larger than memory, a torch ``Dataset``
+            or an iterable of batches (labels in it are ignored), see
+            :ref:`scaling`.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities, columns in the order of ``classes_``.
         """
-        return np.exp(self.predict_log_proba(X))
+        proba = self.predict_log_proba(X)
+        return np.exp(proba, out=proba)
 
     def predict(self, X):
         """Predict class labels.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
+        X : array-like of shape (n_samples, n_features), torch Dataset or \
+                iterable of batches
+            Input samples; for data larger than memory, a torch ``Dataset``
+            or an iterable of batches (labels in it are ignored), see
+            :ref:`scaling`.
 
         Returns
         -------
@@ -609,8 +622,11 @@ class SubclassNetworkMixin(TransformerMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
+        X : array-like of shape (n_samples, n_features), torch Dataset or \
+                iterable of batches
+            Input samples; for data larger than memory, a torch ``Dataset``
+            or an iterable of batches (labels in it are ignored), see
+            :ref:`scaling`.
 
         Returns
         -------
@@ -620,15 +636,19 @@ class SubclassNetworkMixin(TransformerMixin):
             each class's block gives :meth:`predict_proba`.
             ``transform(X).argmax(axis=1)`` is :meth:`predict_subclass`.
         """
-        return np.exp(self.predict_subclass_log_proba(X))
+        proba = self.predict_subclass_log_proba(X)
+        return np.exp(proba, out=proba)
 
     def predict_subclass(self, X):
         """The most probable subclass of each sample (a hard assignment).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
+        X : array-like of shape (n_samples, n_features), torch Dataset or \
+                iterable of batches
+            Input samples; for data larger than memory, a torch ``Dataset``
+            or an iterable of batches (labels in it are ignored), see
+            :ref:`scaling`.
 
         Returns
         -------
