@@ -504,7 +504,7 @@ class SubclassNetworkMixin(TransformerMixin):
             for batch in batches:
                 values = fn(self.net_.evaluation_step(batch)).cpu().numpy()
                 if isinstance(out, list):
-                    out.append(values.astype(dtype, copy=False))
+                    out.append(np.array(values, dtype=dtype))
                 else:
                     out[start : start + len(values)] = values
                 start += len(values)
