@@ -10,6 +10,7 @@ ORDER = [
     "plot_distill_gradient_boosting.py",
     "plot_custom_network.py",
     "plot_semi_supervised.py",
+    "plot_data_on_disk.py",
 ]
 
 
