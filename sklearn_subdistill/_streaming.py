@@ -80,10 +80,15 @@ def _numpy(value):
 
 
 def _is_pair(item, ndim):
-    """Whether ``item`` is ``(features, labels)``, features of ``ndim`` dimensions."""
-    return (
-        isinstance(item, (tuple, list)) and len(item) == 2 and np.ndim(item[0]) == ndim
-    )
+    """Whether ``item`` is ``(features, labels)``, features of ``ndim`` or more axes.
+
+    A sample's label is a scalar; a list of two numbers is a row, not a pair.
+    """
+    if not (isinstance(item, (tuple, list)) and len(item) == 2):
+        return False
+    if ndim == 1:
+        return np.ndim(item[0]) >= 1 and np.ndim(item[1]) == 0
+    return np.ndim(item[0]) >= ndim
 
 
 def _unwrap(item, ndim):
@@ -194,7 +199,13 @@ def check_features(X, where, n_features, fitted_by=None):
     try:
         X = check_array(X, dtype=(np.float32, np.float64), input_name="X")
     except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{where}: {exc}") from exc
+        hint = ""
+        if np.ndim(X) > 2:
+            hint = (
+                " Give each sample as a 1-D row of features (x.reshape(-1)); a "
+                "custom module can reshape rows back into images."
+            )
+        raise type(exc)(f"{where}: {exc}{hint}") from exc
     if n_features is not None and X.shape[1] != n_features:
         if fitted_by is not None:
             raise ValueError(
