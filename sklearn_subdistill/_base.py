@@ -33,8 +33,8 @@ from ._streaming import (
     RowDataset,
     Source,
     as_float32_tensor,
-    check_features,
     check_float32_range,
+    checked_batches,
     is_stream,
 )
 from .losses import class_logits
@@ -528,12 +528,13 @@ class SubclassNetworkMixin(TransformerMixin):
 
     def _stream_batches(self, X, batch_size):
         """``(X_batch, None)`` float32 tensors of a streamed ``X``, each checked."""
-        source = Source(X, "predict")
-        name = type(self).__name__
-        for i, (features, _) in enumerate(source.batches(batch_size)):
-            features = check_features(
-                features, f"batch {i} of X", self.n_features_in_, fitted_by=name
-            )
+        batches = checked_batches(
+            Source(X, "predict"),
+            batch_size,
+            self.n_features_in_,
+            fitted_by=type(self).__name__,
+        )
+        for features, _, _ in batches:
             yield as_float32_tensor(features), None
 
     def predict_subclass_log_proba(self, X):

@@ -220,10 +220,15 @@ def check_features(X, where, n_features, fitted_by=None):
     return X
 
 
-def checked_batches(source, batch_size, n_features):
-    """``(X, y or None)`` batches of ``source``, their features checked."""
+def checked_batches(source, batch_size, n_features, fitted_by=None):
+    """``(X, y or None, where)`` batches of ``source``, their features checked.
+
+    ``where`` names the batch for error messages; ``n_features`` and
+    ``fitted_by`` are as for :func:`check_features`.
+    """
     for i, (X, y) in enumerate(source.batches(batch_size)):
-        yield check_features(X, f"batch {i} of X", n_features), y
+        where = f"batch {i} of X"
+        yield check_features(X, where, n_features, fitted_by), y, where
 
 
 def check_labels(y, n_rows, where, check_type=True):
@@ -422,9 +427,9 @@ class BatchStream(IterableDataset):
         return self.n_batches
 
     def __iter__(self):
-        for i, (X, y) in enumerate(self.source.batches(self.batch_size)):
-            where = f"batch {i} of X"
-            X = check_features(X, where, self.n_features)
+        for X, y, where in checked_batches(
+            self.source, self.batch_size, self.n_features
+        ):
             if y is not None:
                 # Their type was checked by scan, the first pass.
                 y = check_labels(y, len(X), where, check_type=False)

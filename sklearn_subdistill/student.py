@@ -350,7 +350,7 @@ class SubclassDistilledStudent(
             logits = np.concatenate(
                 [
                     _teacher_logits(teacher, batch)
-                    for batch, _ in checked_batches(
+                    for batch, _, _ in checked_batches(
                         source, INFERENCE_BATCH_SIZE, self.n_features_in_
                     )
                 ]
@@ -378,7 +378,7 @@ class SubclassDistilledStudent(
             )
             # The teacher's outputs are checked on the first batch before training.
             batches = checked_batches(source, self.batch_size, self.n_features_in_)
-            targets(*next(batches), "batch 0 of X")
+            targets(*next(batches))
             batches.close()
         self.teacher_ = teacher
         self.classes_ = classes
