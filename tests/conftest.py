@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.model_selection import train_test_split
 
 from sklearn_subdistill import SubclassTeacherClassifier
@@ -30,3 +31,13 @@ def digits2():
 def fitted_teacher(digits2):
     X_train, _, y_train, *_ = digits2
     return SubclassTeacherClassifier(n_subclasses=3, **FAST).fit(X_train, y_train)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module on one intra-op thread: for tests of tiny tensors, where on
+    a busy machine thread synchronisation would dominate the running time."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)

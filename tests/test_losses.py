@@ -26,14 +26,8 @@ TEMPERATURES = [0.1, 0.5, 1.0, 4.0]
 SHAPES = list(itertools.product(N_SAMPLES, N_CLASSES, N_SUBCLASSES))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Run on one intra-op thread: these tensors are tiny, and on a busy
-    machine thread synchronisation would dominate the running time."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+# Tiny tensors: one intra-op thread (see conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------

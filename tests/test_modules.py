@@ -19,15 +19,8 @@ from sklearn_subdistill.modules import (
     SubclassTeacherLoss,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Run on one intra-op thread: these tensors are tiny, and on a busy
-    machine thread synchronisation would dominate the running time."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+# Tiny tensors: one intra-op thread (see conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _randn(seed, *shape):

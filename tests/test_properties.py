@@ -22,14 +22,8 @@ FLOATS = st.floats(-20.0, 20.0, allow_nan=False, allow_infinity=False, width=64)
 TEMPERATURES = st.floats(0.1, 10.0, allow_nan=False, allow_infinity=False)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Run on one intra-op thread: these tensors are tiny, and on a busy
-    machine thread synchronisation would dominate the running time."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+# Tiny tensors: one intra-op thread (see conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @st.composite
