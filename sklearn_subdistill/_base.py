@@ -1,475 +1,147 @@
-"""What the teacher and the student share: parameters, training, prediction."""
+"""What the teacher and the student share: one fit path, and prediction.
 
-import copy
-import inspect
-import mmap
-import warnings
-from numbers import Integral, Real
+:class:`SubclassNetworkMixin.fit <SubclassNetworkMixin._fit>` is a template
+method: it resolves the network parameters once, reads the input into one
+:class:`~._data.TrainingData`, asks the estimator for what differs (its
+classes, extra targets and criterion: ``_fit_classes``, ``_extra_targets``,
+``_make_criterion``), and trains one net.
+"""
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import TransformerMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import (
-    Interval,
-    InvalidParameterError,
-    StrOptions,
-)
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_consistent_length,
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.history import History
 
-from ._callbacks import FiniteLossCheck, KeepLastEpoch
-from ._net import ArrayDataset, BatchIterator, IndexSplit, SubclassNet
+from . import _data
+from ._data import read_training_data
+from ._datasets import ArrayDataset
+from ._net import BatchIterator
+from ._params import RoutedParamsMixin, resolve_network_params
 from ._streaming import (
-    STREAM_NAME,
-    BatchStream,
-    RowDataset,
     Source,
     as_float32_tensor,
     check_float32_range,
     checked_batches,
     is_stream,
 )
+from ._training import make_net, release_cached_memory, run_fit
 from .losses import class_logits
-from .modules import MLP
 
-#: Prefixes of the extra keyword parameters the estimators accept and pass on.
-_ROUTED_PREFIXES = ("module__", "optimizer__")
-
-_OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-}
-
-#: Names of the callbacks the estimators add to every net.
-_OWN_CALLBACKS = ("finite_loss", "keep_last_epoch", "early_stopping")
-
-#: Rows per batch at inference: large enough to keep the device busy, small
-#: enough that memory stays bounded by the batch, not by the number of rows.
-INFERENCE_BATCH_SIZE = 8192
-
-#: Accelerator device types the estimators accept, with their names in messages.
-_ACCELERATORS = {"cuda": "CUDA", "mps": "MPS", "xpu": "XPU"}
+#: Every attribute a fit sets: cleared when a fit starts, so that a fit that
+#: fails leaves the estimator unfitted; written and read by save and load.
+FITTED_ATTRIBUTES = (
+    "n_features_in_",
+    "feature_names_in_",
+    "classes_",
+    "n_subclasses_",
+    "teacher_",
+    "net_",
+    "history_",
+    "n_iter_",
+)
 
 
-def _ordered(options):
-    """A set-like view of ``options`` that iterates in their order.
-
-    ``StrOptions`` lists its options in error messages in iteration order; a
-    plain set of strings would list them in a different order in every
-    process (string hashing is randomised).
-    """
-    return dict.fromkeys(options).keys()
-
-
-_NETWORK_CONSTRAINTS = {
-    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-    "module": [None, type],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "lr": [Interval(Real, 0, None, closed="neither")],
-    "optimizer": [StrOptions(_ordered(_OPTIMIZERS)), type],
-    "device": [str, torch.device],
-    "random_state": ["random_state"],
-    "verbose": ["verbose"],
-    "early_stopping": ["boolean"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-    "tol": [Interval(Real, 0, None, closed="left")],
-    "callbacks": [None, list],
-    "precision": [StrOptions(_ordered(["fp32", "bf16", "fp16"]))],
-    "compile": ["boolean"],
-}
-
-
-def resolve_device(device):
-    """The torch device string for ``device``; ``"auto"`` picks CUDA when present.
-
-    Raises ``ValueError`` for an unknown device, a device type the estimators
-    do not train on, or one that is not available on this machine.
-    """
-    if isinstance(device, str) and device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
+def check_two_classes(estimator, classes):
+    """A classifier needs labels of at least two classes."""
+    if len(classes) < 2:
         raise ValueError(
-            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or "
-            "'cuda:N'."
-        ) from exc
-    if resolved.type == "cpu":
-        return str(resolved)
-    if resolved.type not in _ACCELERATORS:
-        raise ValueError(
-            f"device={device!r} is not supported: the estimators train on 'cpu', "
-            "'cuda', 'cuda:N', 'mps' or 'xpu' (or 'auto')."
+            f"{type(estimator).__name__} needs samples of at least 2 classes; got 1 "
+            f"class ({classes[0].tolist()!r})."
         )
-    backend = getattr(torch, resolved.type, None)
-    if backend is None or not backend.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but {_ACCELERATORS[resolved.type]} is "
-            "not available on this machine; use device='cpu' or device='auto'."
-        )
-    count = backend.device_count() if hasattr(backend, "device_count") else 1
-    if resolved.index is not None and resolved.index >= count:
-        raise ValueError(
-            f"device={device!r} does not exist: this machine has {count} "
-            f"{_ACCELERATORS[resolved.type]} device(s)."
-        )
-    return str(resolved)
 
 
-class SubclassNetworkMixin(TransformerMixin):
+class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
     """Shared machinery of the subclass estimators (not public).
 
-    Subclasses set ``classes_`` and ``n_subclasses_`` in ``fit`` and train
-    through ``_train_net``.
+    Subclasses call :meth:`_fit` from ``fit`` and supply what differs:
+
+    - ``_semi_supervised``: whether ``-1`` marks unlabelled rows;
+    - ``_fit_classes(data)``: the classes and subclasses per class, after
+      any preparation (the student fits its teacher here);
+    - ``_extra_targets(X)`` (or None): targets besides the class index, a
+      tuple of arrays with one row per row of ``X`` (the student's teacher
+      logits);
+    - ``_make_criterion(n_classes)``: the training loss.
     """
 
-    # -- parameters -----------------------------------------------------------
-
-    def _store_extra_params(self, extra):
-        # Validated in fit, as scikit-learn asks: __init__ and set_params
-        # only store what they are given.
-        for key, value in extra.items():
-            setattr(self, key, value)
-
-    def _extra_params(self):
-        """The ``**kwargs`` parameters: attributes that are not declared or fitted."""
-        declared = set(self._get_param_names())
-        return {
-            key: value
-            for key, value in vars(self).items()
-            if key not in declared and not key.startswith("_") and not key.endswith("_")
-        }
-
-    def _routed_params(self, prefix):
-        return {
-            key[len(prefix) :]: value
-            for key, value in self._extra_params().items()
-            if key.startswith(prefix)
-        }
-
-    def get_params(self, deep=True):
-        """Get parameters, including any ``module__*`` and ``optimizer__*`` ones.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also return the parameters of contained estimators (the teacher).
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        return {**super().get_params(deep=deep), **self._extra_params()}
-
-    def set_params(self, **params):
-        """Set parameters, including ``module__*`` and ``optimizer__*`` ones.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters; ``<param>__<name>`` reaches a nested
-            estimator (``teacher__n_subclasses``), ``module__<name>`` and
-            ``optimizer__<name>`` the network and optimizer constructors.
-
-        Returns
-        -------
-        self : estimator
-            This estimator.
-        """
-        declared = set(self._get_param_names())
-        nested, extra = {}, {}
-        for key, value in params.items():
-            owner = key.split("__", 1)[0]
-            if key.startswith(_ROUTED_PREFIXES) or owner not in declared:
-                extra[key] = value
-            else:
-                nested[key] = value
-        self._store_extra_params(extra)
-        if nested:
-            super().set_params(**nested)
-        return self
+    _semi_supervised = False
+    _extra_targets = None
 
     # -- training -------------------------------------------------------------
 
-    def _check_network_params(self):
-        """Checks that ``_parameter_constraints`` cannot express.
-
-        Returns the hidden layer sizes as a tuple and the resolved device.
-        Runs before any network is built, so a bad parameter fails fast.
-        """
-        return self._network_sizes(), resolve_device(self.device)
-
-    def _network_sizes(self):
-        """Every check of ``_check_network_params`` but the device's availability."""
-        name = type(self).__name__
-        for key, constraints in self._parameter_constraints.items():
-            value = getattr(self, key)
-            # bool is an int to Python and to Interval; never a size or a rate.
-            if isinstance(value, bool) and any(
-                isinstance(c, Interval) for c in constraints
-            ):
-                raise InvalidParameterError(
-                    f"The {key!r} parameter of {name} must be a number, not a bool. "
-                    f"Got {value!r} instead."
-                )
-        unknown = sorted(
-            k for k in self._extra_params() if not k.startswith(_ROUTED_PREFIXES)
-        )
-        if unknown:
-            raise TypeError(
-                f"{name} got unknown parameter(s) {unknown}; extra "
-                f"parameters must start with {' or '.join(_ROUTED_PREFIXES)}."
-            )
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, Integral):
-            sizes = (sizes,)
-        sizes = tuple(sizes)
-        if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
-            raise ValueError(
-                "hidden_layer_sizes must be a sequence of positive ints, got "
-                f"{self.hidden_layer_sizes!r}."
-            )
-        module = self.module
-        if module is not None:
-            if not issubclass(module, torch.nn.Module):
-                raise TypeError(
-                    f"module must be a torch.nn.Module subclass, got {module!r}."
-                )
-            missing = {"n_features", "n_outputs"} - set(_keyword_names(module))
-            if missing and not _takes_any_keyword(module):
-                raise TypeError(
-                    f"module {module.__name__} must accept the keyword arguments "
-                    f"n_features and n_outputs; missing {sorted(missing)}."
-                )
-        reserved = {
-            "n_features": "the number of columns of X",
-            "n_outputs": "n_classes * n_subclasses",
-        }
-        if module is None:
-            reserved["hidden_layer_sizes"] = "the hidden_layer_sizes parameter"
-        self._check_routed_params("module__", module or MLP, reserved)
-        optimizer = self.optimizer
-        if isinstance(optimizer, str):
-            optimizer = _OPTIMIZERS[optimizer]
-        elif not issubclass(optimizer, torch.optim.Optimizer):
-            raise TypeError(
-                "optimizer must be one of 'adam', 'adamw', 'sgd' or a "
-                f"torch.optim.Optimizer subclass, got {self.optimizer!r}."
-            )
-        self._check_routed_params(
-            "optimizer__",
-            optimizer,
-            {"params": "the network's parameters", "lr": "the lr parameter"},
-        )
-        for item in self.callbacks or []:
-            callback = item
-            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
-                if item[0] in _OWN_CALLBACKS:
-                    raise ValueError(
-                        f"callbacks: the name {item[0]!r} is used by {name} itself; "
-                        "choose another name."
-                    )
-                callback = item[1]
-            is_class = isinstance(callback, type) and issubclass(callback, Callback)
-            if not (is_class or isinstance(callback, Callback)):
-                raise TypeError(
-                    "callbacks must be a list of skorch callbacks (or (name, "
-                    f"callback) pairs), got an element {item!r}."
-                )
-        return sizes
-
-    def _check_routed_params(self, prefix, target, reserved):
-        """Check ``<prefix><name>`` parameters against ``target``'s constructor."""
-        params = self._routed_params(prefix)
-        clash = sorted(set(params) & set(reserved))
-        if clash:
-            raise ValueError(
-                f"{prefix}{clash[0]} cannot be set: {type(self).__name__} passes "
-                f"{clash[0]} itself ({reserved[clash[0]]})."
-            )
-        if _takes_any_keyword(target):
-            return
-        accepted = _keyword_names(target)
-        unknown = sorted(set(params) - set(accepted))
-        if unknown:
-            valid = [f"{prefix}{k}" for k in accepted if k not in reserved]
-            raise TypeError(
-                f"{type(self).__name__} got {', '.join(prefix + k for k in unknown)}, "
-                f"but {target.__name__} accepts no such argument; valid "
-                f"{prefix}<name> parameters are {valid}."
-            )
-
-    def _make_net(self, *, sizes, n_features, n_outputs, criterion, device, seed=0):
-        """The (uninitialised) skorch net for this estimator's parameters."""
-        module_params = {"n_features": n_features, "n_outputs": n_outputs}
-        if self.module is None:
-            module_params["hidden_layer_sizes"] = sizes
-        module_params.update(self._routed_params("module__"))
-        optimizer = self.optimizer
-        if isinstance(optimizer, str):
-            optimizer = _OPTIMIZERS[optimizer]
-        name = type(self).__name__
-        remedy = (
-            f"Try a lower lr (now {self.lr:g}) or standardised features (e.g. "
-            "sklearn.preprocessing.StandardScaler)"
-        )
-        if self.precision == "fp16":
-            remedy += ", or precision='bf16' or 'fp32'"
-        # Ours come first: KeepLastEpoch must see an interrupt before user
-        # callbacks or EarlyStopping restore their own weights.
-        callbacks = [
-            (
-                "finite_loss",
-                FiniteLossCheck(
-                    name, remedy + ".", tolerate_batches=self.precision == "fp16"
-                ),
-            ),
-            ("keep_last_epoch", KeepLastEpoch()),
-            *(copy.deepcopy(self.callbacks) if self.callbacks else []),
-        ]
-        if self.early_stopping:
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        threshold=self.tol,
-                        threshold_mode="abs",
-                        load_best=True,
-                        sink=print if self.verbose else _silent,
-                    ),
-                )
-            )
-        return SubclassNet(
-            module=self.module or MLP,
-            criterion=criterion,
-            optimizer=optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=BatchIterator,
-            iterator_train__shuffle=True,
-            iterator_train__seed=seed,
-            iterator_valid=BatchIterator,
-            # Validation batches as large as training ones: the auxiliary loss
-            # depends on the batch size, so valid_loss stays comparable.
-            iterator_valid__batch_size=self.batch_size,
-            train_split=None,
-            callbacks=callbacks,
-            device=device,
-            verbose=self.verbose,
-            precision=self.precision,
-            compile=self.compile,
-            **{f"module__{k}": v for k, v in module_params.items()},
-            **{
-                f"optimizer__{k}": v
-                for k, v in self._routed_params("optimizer__").items()
-            },
-        )
-
-    def _start_stream_fit(self, X, y):
-        """Checks of a fit on a streamed ``X``, before reading it; its Source.
-
-        Also forgets what a previous fit learnt of the input's columns.
-        """
-        name = type(self).__name__
-        if y is not None:
-            raise ValueError(
-                f"y must be None when X is {STREAM_NAME} ({type(X).__name__}): "
-                f"{name} reads the labels from X's samples or batches, (x, y) pairs."
-            )
-        self._check_network_params()
-        source = Source(X, "fit")
-        if self.early_stopping and not source.random_access:
-            raise ValueError(
-                f"early_stopping=True needs a validation split drawn by index, which "
-                f"an iterable of batches ({type(X).__name__}) cannot give. Pass a "
-                "map-style torch Dataset (len and [i]) instead, or set "
-                "early_stopping=False."
-            )
-        # A fit that fails from here on leaves the estimator unfitted.
-        for attribute in ("net_", "n_features_in_", "feature_names_in_"):
-            self.__dict__.pop(attribute, None)
-        return source
-
-    def _train_net(self, data, targets, *, n_outputs, criterion, stratify):
-        """Build ``net_`` and train it.
-
-        ``data`` is a float array with its ``targets``, or a streamed input
-        already made a dataset (``RowDataset`` or ``BatchStream``, targets
-        inside, ``targets=None``).
-        """
-        sizes, device = self._check_network_params()
+    def _fit(self, X, y):
+        """Fit on any input ``fit`` accepts: the one training path."""
+        config = resolve_network_params(self)
         # A fit that fails from here on leaves the estimator unfitted, not
         # holding the previous fit's network beside the new fit's classes.
-        for attribute in ("net_", "history_", "n_iter_"):
+        # (validate_data manages the attributes that describe X's columns.)
+        for attribute in FITTED_ATTRIBUTES[2:]:
             self.__dict__.pop(attribute, None)
-        name = type(self).__name__
+        data = read_training_data(self, X, y, semi_supervised=self._semi_supervised)
+        classes, n_subclasses = self._fit_classes(data)
+        dataset, stratify = data.dataset(classes, self._extra_targets, config.device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        streamed = isinstance(data, (RowDataset, BatchStream))
-        net = self._make_net(
-            sizes=sizes,
-            n_features=data.n_features if streamed else data.shape[1],
-            n_outputs=n_outputs,
-            criterion=criterion,
-            device=device,
+        net = make_net(
+            self,
+            config,
+            n_features=data.n_features,
+            n_outputs=len(classes) * n_subclasses,
+            criterion=self._make_criterion(len(classes)),
             seed=seed,
         )
-        if self.early_stopping:
-            net.train_split = IndexSplit(
-                *_validation_split(len(data), self.validation_fraction, stratify, seed)
-            )
-        dataset = data if streamed else _training_dataset(data, targets, device)
-        cuda_devices = [torch.device(device)] if device.startswith("cuda") else []
-        out_of_memory = None
-        with torch.random.fork_rng(devices=cuda_devices):
-            torch.manual_seed(seed)
-            try:
-                net.fit(dataset, y=None)
-            except torch.cuda.OutOfMemoryError as exc:
-                # Keep only the text: the traceback holds the tensors alive.
-                out_of_memory = str(exc).split("\n")[0]
-        if out_of_memory is not None:
-            del net, dataset
-            _release_cached_memory(device)
-            raise torch.cuda.OutOfMemoryError(
-                f"{name} ran out of memory on {device} while training with "
-                f"batch_size={self.batch_size}. Try a smaller batch_size, a smaller "
-                "network, precision='bf16', or free the memory other models hold. "
-                f"(torch: {out_of_memory})"
-            )
-        guard = dict(net.callbacks_)["keep_last_epoch"]
-        self._interrupted_epoch = guard.interrupted_epoch_
-        if guard.interrupted_epoch_ is not None:
-            if guard.kept_epoch_ is None:
-                raise KeyboardInterrupt(
-                    f"{name}.fit was interrupted during epoch "
-                    f"{guard.interrupted_epoch_}, before any epoch completed; no "
-                    "model was kept."
-                )
-            warnings.warn(
-                f"{name}.fit was interrupted (KeyboardInterrupt) during epoch "
-                f"{guard.interrupted_epoch_}; the model keeps the weights of epoch "
-                f"{guard.kept_epoch_}, the last completed one.",
-                UserWarning,
-                stacklevel=3,
-            )
-        self.net_ = net
+        self.net_ = run_fit(self, net, dataset, seed=seed, stratify=stratify)
+        self.classes_ = classes
+        self.n_subclasses_ = n_subclasses
         self.history_ = net.history
         self.n_iter_ = len(net.history)
+        return self
+
+    def _restore(self, fitted, device):
+        """Rebuild the estimator from saved state (see ``persistence``).
+
+        ``fitted`` maps the names of :data:`FITTED_ATTRIBUTES` to their saved
+        values, except ``net_`` (the module's state dict) and ``history_``
+        (a list of rows); None for an unfitted estimator, whose parameters
+        are only checked. The network is rebuilt on ``device``.
+        """
+        self._validate_params()
+        config = resolve_network_params(self, device=device)
+        if fitted is None:
+            return self
+        fitted = dict(fitted)
+        state_dict, history = fitted.pop("net_"), fitted.pop("history_")
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        n_classes = len(self.classes_)
+        net = make_net(
+            self,
+            config,
+            n_features=self.n_features_in_,
+            n_outputs=n_classes * self.n_subclasses_,
+            criterion=self._make_criterion(n_classes),
+        )
+        # Building the network draws initial weights; keep the caller's RNG.
+        with torch.random.fork_rng(devices=[]):
+            net.initialize()
+        module = getattr(net.module_, "_orig_mod", net.module_)
+        try:
+            module.load_state_dict(state_dict)
+        except RuntimeError as exc:
+            raise ValueError(
+                "The saved weights do not fit the network the saved parameters "
+                f"build: {str(exc).splitlines()[0]}"
+            ) from exc
+        net.history = History(history)
+        self.net_ = net
+        self.history_ = net.history
         return self
 
     # -- prediction -----------------------------------------------------------
@@ -488,7 +160,7 @@ class SubclassNetworkMixin(TransformerMixin):
         batch and the output, not by float64 copies of every logit. Batches
         hold ``INFERENCE_BATCH_SIZE`` rows, read when the method is called.
         """
-        batch_size = INFERENCE_BATCH_SIZE
+        batch_size = _data.INFERENCE_BATCH_SIZE
         if is_stream(X):
             check_is_fitted(self)
             batches = self._stream_batches(X, batch_size)
@@ -512,7 +184,7 @@ class SubclassNetworkMixin(TransformerMixin):
             out_of_memory = str(exc).split("\n")[0]
         if out_of_memory is not None:
             device = str(self.net_.device)
-            _release_cached_memory(device)
+            release_cached_memory(device)
             raise torch.cuda.OutOfMemoryError(
                 f"{type(self).__name__} ran out of memory on {device} while "
                 f"predicting in batches of {batch_size} rows. Free the memory other "
@@ -724,83 +396,3 @@ def _log_proba(logits):
     above 1; the clamp keeps every probability in [0, 1].
     """
     return F.log_softmax(logits.double(), dim=1).clamp(max=0.0)
-
-
-def _training_dataset(X, targets, device):
-    """The training data as tensors on ``device``, or on the host if too large.
-
-    On CUDA, data that would take more than half of the free device memory
-    stay in host memory; batches are then copied to the device one by one.
-    """
-    if _is_memory_mapped(X):
-        # Rows stay on disk: batches are contiguous runs converted one by one.
-        return ArrayDataset(X, targets, contiguous=True)
-    host = ArrayDataset(X, targets)
-    if not device.startswith("cuda"):
-        return host.to(device)
-    free, _ = torch.cuda.mem_get_info(torch.device(device))
-    if X.shape[0] * X.shape[1] * 4 < free / 2:
-        try:
-            return host.to(device)
-        except torch.cuda.OutOfMemoryError:
-            torch.cuda.empty_cache()
-    warnings.warn(
-        "The training data do not fit comfortably on the GPU; streaming batches "
-        "from host memory (slower).",
-        UserWarning,
-        stacklevel=4,
-    )
-    return host.to("cpu")
-
-
-def _is_memory_mapped(X):
-    """Whether ``X`` (or an array it is a view of) is mapped from a file."""
-    while X is not None:
-        if isinstance(X, (np.memmap, mmap.mmap)):
-            return True
-        X = getattr(X, "base", None)
-    return False
-
-
-def _validation_split(n_samples, fraction, stratify, seed):
-    indices = np.arange(n_samples)
-    try:
-        return train_test_split(
-            indices, test_size=fraction, stratify=stratify, random_state=seed
-        )
-    except ValueError:
-        # Too few rows of some class to stratify; split at random instead.
-        return train_test_split(indices, test_size=fraction, random_state=seed)
-
-
-def _silent(*args, **kwargs):
-    pass
-
-
-def _keyword_names(cls):
-    """The argument names ``cls(...)`` accepts by keyword."""
-    try:
-        parameters = inspect.signature(cls).parameters.values()
-    except (TypeError, ValueError):
-        return []
-    return [
-        p.name
-        for p in parameters
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ]
-
-
-def _takes_any_keyword(cls):
-    """Whether ``cls(...)`` takes ``**kwargs`` (or has no readable signature)."""
-    if getattr(cls, "__init__", None) is torch.nn.Module.__init__:
-        return False  # Module's own (*args, **kwargs) accepts no argument
-    try:
-        parameters = inspect.signature(cls).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    return any(p.kind is p.VAR_KEYWORD for p in parameters)
-
-
-def _release_cached_memory(device):
-    if device.startswith("cuda") and torch.cuda.is_available():
-        torch.cuda.empty_cache()

@@ -12,115 +12,15 @@ skorch's own, untouched.
 """
 
 import math
-import warnings
 
-import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from ._streaming import BatchStream, RowDataset
+from ._datasets import ArrayDataset, BatchStream, RowDataset
 
-__all__ = ["ArrayDataset", "BatchIterator", "SubclassNet"]
-
-
-def _float_tensor(X):
-    """A float32 tensor view of ``X`` where possible, a copy otherwise."""
-    if isinstance(X, torch.Tensor):
-        return X.float()
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if X.flags.writeable:
-        return torch.from_numpy(X)
-    # A read-only buffer (e.g. np.memmap opened with mode="r"): share it rather
-    # than copy it, so data larger than memory stay on disk. torch warns that
-    # writing would be undefined; nothing here writes to X.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writ")
-        return torch.from_numpy(X)
-
-
-class ArrayDataset(Dataset):
-    """Features and targets held whole, served in slices.
-
-    Parameters
-    ----------
-    X : ndarray or torch.Tensor of shape (n_samples, n_features)
-        Features. An ndarray is converted to float32 one batch at a time, so
-        inference over a large array never holds a float32 copy of all of it.
-    y : torch.Tensor, tuple of torch.Tensor, or None
-        Targets, indexed along their first dimension like ``X``.
-    contiguous : bool, default=False
-        Shuffle by contiguous runs of rows rather than row by row: for ``X``
-        memory-mapped from disk, where a batch of scattered rows would read a
-        page per row.
-    rows : ndarray of int or None, default=None
-        For an ndarray ``X``: the (sorted) rows of ``X`` this dataset holds,
-        read batch by batch, so that a validation split of a memory-mapped
-        ``X`` copies nothing. All rows if None.
-    """
-
-    def __init__(self, X, y=None, contiguous=False, rows=None):
-        self.X = X
-        self.y = y
-        self.contiguous = contiguous
-        self.rows = rows
-
-    def __len__(self):
-        return len(self.X) if self.rows is None else len(self.rows)
-
-    def __getitem__(self, i):
-        return self.take(i)
-
-    def to(self, device):
-        """A copy whose tensors live on ``device`` (``X`` becomes a tensor)."""
-        X = self.X if self.rows is None else self.X[self.rows]
-        return ArrayDataset(_float_tensor(X).to(device), _map(self.y, device))
-
-    def take(self, index):
-        """The batch ``(X[index], y[index])``; ``index`` a slice or index tensor."""
-        if self.rows is None:
-            X = self.X[index]
-        elif isinstance(index, slice):
-            X = self.X[self.rows[index]]
-        else:
-            X = self.X[self.rows[index.cpu().numpy()]]
-        if not isinstance(X, torch.Tensor):
-            X = _float_tensor(X)
-        return X, _map(self.y, index=index)
-
-    def subset(self, index):
-        """A dataset of the rows in ``index`` (for the validation split).
-
-        Tensors are indexed at once; an ndarray (memory-mapped, say) is not
-        copied: the subset keeps the sorted row numbers and reads its batches
-        from ``X`` when they are taken.
-        """
-        if isinstance(self.X, torch.Tensor):
-            index = torch.as_tensor(index)
-            return ArrayDataset(
-                self.X[index.to(self.X.device)],
-                _map(self.y, index=index),
-                self.contiguous,
-            )
-        index = np.sort(np.asarray(index))
-        rows = index if self.rows is None else self.rows[index]
-        return ArrayDataset(
-            self.X, _map(self.y, index=torch.from_numpy(index)), self.contiguous, rows
-        )
-
-
-def _map(y, device=None, index=None):
-    """Move or index ``y``, a tensor, a tuple of tensors or None."""
-    if y is None:
-        return None
-    if isinstance(y, (tuple, list)):
-        return tuple(_map(part, device, index) for part in y)
-    if device is not None:
-        return y.to(device)
-    if isinstance(index, torch.Tensor):
-        index = index.to(y.device)
-    return y[index]
+__all__ = ["BatchIterator", "IndexSplit", "SubclassNet"]
 
 
 class BatchIterator:

@@ -129,6 +129,44 @@ def _split_batch(item):
     return _numpy(item), None
 
 
+def _is_batch(item):
+    """Whether an item of an IterableDataset is a batch rather than a sample.
+
+    A batch is ``(X_batch, y_batch)`` or ``X_batch`` with 2-D features; a
+    sample's features are 1-D.
+    """
+    item = _unwrap(item, 2)
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return np.ndim(item[0]) == 2
+    return np.ndim(item) == 2
+
+
+def _batch_items(data, batch_size):
+    """Batches of an IterableDataset of samples (grouped) or of batches (as is)."""
+    # A DataLoader draws one number from torch's global generator per pass;
+    # doing the same keeps models trained with dropout as they were when
+    # IterableDatasets were read through one.
+    torch.empty((), dtype=torch.int64).random_()
+    samples, n_batches = [], 0
+    for item in data:
+        if not _is_batch(item):
+            samples.append(item)
+            if len(samples) == batch_size:
+                yield _stack_samples(samples, f"batch {n_batches} of X")
+                samples, n_batches = [], n_batches + 1
+            continue
+        if samples:
+            raise ValueError(
+                f"batch {n_batches} of X: the IterableDataset yields samples and "
+                "then a batch; yield either 1-D samples (x, y) or 2-D batches "
+                "(X_batch, y_batch), not both."
+            )
+        yield _split_batch(item)
+        n_batches += 1
+    if samples:
+        yield _stack_samples(samples, f"batch {n_batches} of X")
+
+
 class Source:
     """A streamed input, read batch by batch as NumPy arrays.
 
@@ -165,9 +203,7 @@ class Source:
             for start in range(0, n_samples, batch_size):
                 yield self.rows(range(start, min(start + batch_size, n_samples)))
         elif isinstance(self.data, IterableDataset):
-            loader = DataLoader(self.data, batch_size=batch_size, collate_fn=list)
-            for i, samples in enumerate(loader):
-                yield _stack_samples(samples, f"batch {i} of X")
+            yield from _batch_items(self.data, batch_size)
         else:
             for item in self.data:
                 yield _split_batch(item)
@@ -338,119 +374,50 @@ def labelled_mask(y):
     return np.asarray(y != -1, dtype=bool)
 
 
-def _index(targets, index):
-    if targets is None:
+def labelled_part(source):
+    """The labelled rows of a streamed ``source`` (``-1`` and label-less dropped).
+
+    Re-iterable, so a teacher can train on it for several epochs. Where the
+    source yields samples (an IterableDataset), so does this: the teacher
+    batches them with its own ``batch_size``. Batches of an iterable of
+    batches come as they are, less their unlabelled rows.
+    """
+    if isinstance(source.data, IterableDataset):
+        return _LabelledItems(source.data)
+    return _LabelledBatches(source)
+
+
+def _labelled_batch(X, y):
+    """``(X, y)`` less unlabelled rows, or None if none is left."""
+    if y is None:
         return None
-    if isinstance(targets, tuple):
-        return tuple(_index(part, index) for part in targets)
-    return targets[index]
+    y = column_or_1d(y, warn=False)
+    mask = labelled_mask(y)
+    return (X[mask], y[mask]) if mask.any() else None
 
 
-class RowDataset(Dataset):
-    """Rows of a map-style dataset drawn by index, with their targets in memory.
-
-    The same interface as :class:`~sklearn_subdistill._net.ArrayDataset`
-    (``take`` and ``subset``), so :class:`~sklearn_subdistill._net.BatchIterator`
-    shuffles and batches it the same way.
-
-    Parameters
-    ----------
-    source : Source
-        The user's dataset.
-    targets : torch.Tensor, tuple of torch.Tensor, or None
-        One entry per row of this dataset.
-    n_features : int
-        Columns every row must have.
-    rows : ndarray of int or None, default=None
-        The rows of ``source`` this dataset holds (a validation split);
-        all of them if None.
-    """
-
-    contiguous = False
-
-    def __init__(self, source, targets, n_features, rows=None):
+class _LabelledBatches:
+    def __init__(self, source):
         self.source = source
-        self.targets = targets
-        self.n_features = n_features
-        self.rows = rows
-
-    def __len__(self):
-        return len(self.source.data) if self.rows is None else len(self.rows)
-
-    def __getitem__(self, i):
-        return self.take(torch.as_tensor([i]))
-
-    def take(self, index):
-        """The batch ``(X[index], targets[index])``; ``index`` a slice or tensor."""
-        if isinstance(index, slice):
-            positions = np.arange(len(self))[index]
-        else:
-            positions = index.cpu().numpy()
-        rows = positions if self.rows is None else self.rows[positions]
-        X, _ = self.source.rows(rows)
-        X = check_features(X, f"rows {rows[0]}..{rows[-1]} of X", self.n_features)
-        return as_float32_tensor(X), _index(self.targets, torch.from_numpy(positions))
-
-    def subset(self, index):
-        """A dataset of the rows at positions ``index`` (the validation split)."""
-        index = np.asarray(index)
-        rows = index if self.rows is None else self.rows[index]
-        targets = _index(self.targets, torch.from_numpy(index))
-        return RowDataset(self.source, targets, self.n_features, rows)
-
-
-class BatchStream(IterableDataset):
-    """An iterable of batches, checked and made tensors one batch at a time.
-
-    Parameters
-    ----------
-    source : Source
-        The user's iterable.
-    n_features : int
-        Columns every batch must have.
-    n_batches : int
-        Batches per pass, as counted by :func:`scan`.
-    batch_size : int
-        Rows per batch where the source yields samples (an IterableDataset).
-    targets : callable
-        ``targets(X, y, where)`` -> tensor or tuple of tensors for one batch.
-    """
-
-    def __init__(self, source, n_features, n_batches, batch_size, targets):
-        self.source = source
-        self.n_features = n_features
-        self.n_batches = n_batches
-        self.batch_size = batch_size
-        self.targets = targets
-
-    def __len__(self):
-        return self.n_batches
 
     def __iter__(self):
-        for X, y, where in checked_batches(
-            self.source, self.batch_size, self.n_features
-        ):
-            if y is not None:
-                # Their type was checked by scan, the first pass.
-                y = check_labels(y, len(X), where, check_type=False)
-            yield as_float32_tensor(X), self.targets(X, y, where)
+        for X, y in self.source.batches(None):
+            batch = _labelled_batch(X, y)
+            if batch is not None:
+                yield batch
 
 
-class LabelledBatches:
-    """The labelled rows of an iterable of batches (``-1`` and label-less dropped).
-
-    Re-iterable, so a teacher can train on it for several epochs.
-    """
-
-    def __init__(self, source, batch_size):
-        self.source = source
-        self.batch_size = batch_size
+class _LabelledItems(IterableDataset):
+    def __init__(self, data):
+        self.data = data
 
     def __iter__(self):
-        for X, y in self.source.batches(self.batch_size):
-            if y is None:
+        for item in self.data:
+            if _is_batch(item):
+                batch = _labelled_batch(*_split_batch(item))
+                if batch is not None:
+                    yield batch
                 continue
-            y = column_or_1d(y, warn=False)
-            mask = labelled_mask(y)
-            if mask.any():
-                yield X[mask], y[mask]
+            item = _unwrap(item, 1)
+            if _is_pair(item, 1) and labelled_mask(np.asarray([_numpy(item[1])]))[0]:
+                yield item

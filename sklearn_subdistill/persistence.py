@@ -14,32 +14,21 @@ never comes from the file.
 """
 
 import os
-import pickle
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.frozen import FrozenEstimator
-from skorch.history import History
 
-from ._base import SubclassNetworkMixin, resolve_device
-from .student import SubclassDistilledStudent
-from .teacher import SubclassTeacherClassifier
+from ._base import FITTED_ATTRIBUTES, SubclassNetworkMixin
+from ._loading import LABEL_KINDS, SCALARS, Loader, expect
 
 __all__ = ["load", "save"]
 
 #: Tag and version of the file format; :func:`load` refuses newer versions.
 FORMAT = "sklearn_subdistill.model"
 FORMAT_VERSION = 1
-
-#: The only classes a file can name, looked up by name, never imported.
-_CLASSES = {
-    cls.__name__: cls for cls in (SubclassTeacherClassifier, SubclassDistilledStudent)
-}
-_SCALARS = (type(None), bool, int, float, str)
-#: Kinds of numpy dtype ``classes_`` may have in a file.
-_LABEL_KINDS = "biufUO"
 
 
 def save(estimator, path):
@@ -141,23 +130,27 @@ def load(path, *, device=None, params=None):
             # torch warns about pickle protocols before refusing a pickle.
             warnings.simplefilter("ignore", UserWarning)
             payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+    except OSError:
+        raise  # a missing or unreadable file says so itself
+    except Exception as exc:
+        # A file that is not a torch archive fails inside the unpickler in
+        # many ways (UnpicklingError, EOFError, KeyError on a text file, ...).
         raise ValueError(
             f"{_name(path)} is not a file written by sklearn_subdistill.save, or it "
             "holds more than tensors and plain data; load never runs code from a "
             "file (load a pickle you trust with joblib.load). torch.load with "
             f"weights_only=True said: {_reason(exc)}"
         ) from exc
-    _expect(isinstance(payload, dict) and payload.get("format") == FORMAT, "format tag")
+    expect(isinstance(payload, dict) and payload.get("format") == FORMAT, "format tag")
     version = payload.get("format_version")
-    _expect(isinstance(version, int), "format version")
+    expect(isinstance(version, int), "format version")
     if version > FORMAT_VERSION:
         raise ValueError(
             f"{_name(path)} was written in format version {version}; this version of "
             f"sklearn_subdistill reads versions up to {FORMAT_VERSION}. Upgrade it."
         )
     supplied = dict(params or {})
-    loader = _Loader(supplied, device)
+    loader = Loader(supplied, device)
     estimator = loader.estimator(payload.get("estimator"), prefix="")
     if loader.missing:
         listed = ", ".join(f"{key} ({kind})" for key, kind in loader.missing)
@@ -254,17 +247,6 @@ def _plain(value, tag_dicts=True):
     return _NOT_PLAIN
 
 
-def _is_raw_plain(value):
-    """Plain data without tags: what a history row or a label list may hold."""
-    if isinstance(value, _SCALARS):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_is_raw_plain(item) for item in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_raw_plain(v) for k, v in value.items())
-    return False
-
-
 def _describe(value):
     """The type name recorded for a value the file cannot hold."""
     if isinstance(value, (list, tuple)):
@@ -274,39 +256,64 @@ def _describe(value):
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-def _encode_fitted(estimator):
+def _encode_classes(estimator):
     classes = np.asarray(estimator.classes_)
     labels = _plain(classes.tolist(), tag_dicts=False)
     if (
-        classes.dtype.kind not in _LABEL_KINDS
+        classes.dtype.kind not in LABEL_KINDS
         or labels is _NOT_PLAIN
-        or not all(isinstance(label, _SCALARS) for label in labels)
+        or not all(isinstance(label, SCALARS) for label in labels)
     ):
         raise ValueError(
             "save stores class labels that are numbers, strings or booleans; "
             f"classes_ has dtype {classes.dtype}."
         )
+    return {"classes": labels, "classes_dtype": classes.dtype.str}
+
+
+def _encode_weights(estimator):
     module = estimator.net_.module_
     module = getattr(module, "_orig_mod", module)  # the module under torch.compile
-    history = []
-    for row in estimator.history_:
-        plain = {key: _plain(value, tag_dicts=False) for key, value in row.items()}
-        history.append({k: v for k, v in plain.items() if v is not _NOT_PLAIN})
-    names = getattr(estimator, "feature_names_in_", None)
     return {
-        "classes": labels,
-        "classes_dtype": classes.dtype.str,
-        "n_subclasses": int(estimator.n_subclasses_),
-        "n_features_in": int(estimator.n_features_in_),
-        "feature_names_in": None if names is None else [str(n) for n in names],
-        "n_iter": int(estimator.n_iter_),
-        "history": history,
         "device": str(estimator.net_.device),
         "state_dict": {
             key: value.detach().cpu() for key, value in module.state_dict().items()
         },
-        "teacher": _encode_teacher(estimator),
     }
+
+
+def _encode_history(estimator):
+    history = []
+    for row in estimator.history_:
+        plain = {key: _plain(value, tag_dicts=False) for key, value in row.items()}
+        history.append({k: v for k, v in plain.items() if v is not _NOT_PLAIN})
+    return {"history": history}
+
+
+def _encode_feature_names(estimator):
+    names = getattr(estimator, "feature_names_in_", None)
+    return {"feature_names_in": None if names is None else [str(n) for n in names]}
+
+
+#: How each fitted attribute is written: attribute name -> record entries.
+_ENCODERS = {
+    "classes_": _encode_classes,
+    "n_subclasses_": lambda e: {"n_subclasses": int(e.n_subclasses_)},
+    "n_features_in_": lambda e: {"n_features_in": int(e.n_features_in_)},
+    "feature_names_in_": _encode_feature_names,
+    "teacher_": lambda e: {"teacher": _encode_teacher(e)},
+    "net_": _encode_weights,
+    "history_": _encode_history,
+    "n_iter_": lambda e: {"n_iter": int(e.n_iter_)},
+}
+assert set(_ENCODERS) == set(FITTED_ATTRIBUTES), "every fitted attribute is saved"
+
+
+def _encode_fitted(estimator):
+    record = {}
+    for name in FITTED_ATTRIBUTES:
+        record.update(_ENCODERS[name](estimator))
+    return record
 
 
 def _encode_teacher(estimator):
@@ -319,148 +326,3 @@ def _encode_teacher(estimator):
     if teacher is estimator.teacher:
         return {"__param__": "teacher"}  # a FrozenEstimator: stored once
     return encoded
-
-
-# -- reading ------------------------------------------------------------------
-
-
-def _expect(condition, what):
-    if not condition:
-        raise ValueError(
-            f"Not a valid sklearn_subdistill model file: bad or missing {what}."
-        )
-
-
-class _Loader:
-    """Rebuilds estimators from the plain data of a file."""
-
-    def __init__(self, supplied, device):
-        self.supplied = supplied
-        self.device = device
-        self.used = set()
-        self.missing = []
-
-    def estimator(self, encoded, prefix):
-        _expect(isinstance(encoded, dict), "estimator record")
-        cls = _CLASSES.get(encoded.get("class"))
-        _expect(cls is not None, "estimator class")
-        params = encoded.get("params")
-        _expect(isinstance(params, dict), "parameters")
-        decoded = {
-            key: self.value(value, prefix + key)
-            for key, value in params.items()
-            if isinstance(key, str)
-        }
-        if self.missing:
-            return None
-        estimator = cls(**decoded)
-        estimator._validate_params()
-        sizes = estimator._network_sizes()
-        fitted = encoded.get("fitted")
-        if fitted is not None:
-            self.restore(estimator, fitted, sizes, prefix)
-        return estimator
-
-    def value(self, value, key):
-        if isinstance(value, list):
-            return [self.value(item, key) for item in value]
-        if isinstance(value, tuple):
-            return tuple(self.value(item, key) for item in value)
-        if not isinstance(value, dict):
-            _expect(isinstance(value, _SCALARS), f"value of {key}")
-            return value
-        _expect(len(value) == 1, f"value of {key}")
-        ((tag, inner),) = value.items()
-        if tag == "__dict__":
-            _expect(isinstance(inner, dict), f"value of {key}")
-            return {k: self.value(v, f"{key}[{k!r}]") for k, v in inner.items()}
-        if tag == "__device__":
-            _expect(isinstance(inner, str), f"device of {key}")
-            return torch.device(inner)
-        if tag == "__estimator__":
-            return self.estimator(inner, key + "__")
-        if tag == "__frozen__":
-            inner_estimator = self.estimator(inner, key + "__")
-            return None if inner_estimator is None else FrozenEstimator(inner_estimator)
-        if tag == "__unsaved__":
-            if key in self.supplied:
-                self.used.add(key)
-                return self.supplied[key]
-            self.missing.append((key, inner))
-            return None
-        _expect(False, f"value of {key}")
-
-    def restore(self, estimator, fitted, sizes, prefix):
-        _expect(isinstance(fitted, dict), "fitted state")
-        dtype = fitted.get("classes_dtype")
-        _expect(isinstance(dtype, str), "classes_ dtype")
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            _expect(False, "classes_ dtype")
-        _expect(dtype.kind in _LABEL_KINDS, "classes_ dtype")
-        classes = fitted.get("classes")
-        _expect(isinstance(classes, list) and _is_raw_plain(classes), "classes_")
-        estimator.classes_ = np.asarray(classes, dtype=dtype)
-        for key in ("n_subclasses", "n_features_in", "n_iter"):
-            _expect(isinstance(fitted.get(key), int), key)
-        estimator.n_subclasses_ = fitted["n_subclasses"]
-        estimator.n_features_in_ = fitted["n_features_in"]
-        names = fitted.get("feature_names_in")
-        if names is not None:
-            _expect(isinstance(names, list) and _is_raw_plain(names), "feature names")
-            estimator.feature_names_in_ = np.asarray(names, dtype=object)
-        history = fitted.get("history")
-        _expect(isinstance(history, list) and _is_raw_plain(history), "history")
-        state = fitted.get("state_dict")
-        _expect(
-            isinstance(state, dict)
-            and all(isinstance(v, torch.Tensor) for v in state.values()),
-            "weights",
-        )
-        if "teacher" in fitted and fitted["teacher"] is not None:
-            teacher = fitted["teacher"]
-            if teacher == {"__param__": "teacher"}:
-                estimator.teacher_ = estimator.teacher
-            else:
-                estimator.teacher_ = self.value(teacher, prefix + "teacher")
-
-        device = self.device
-        if device is None:
-            saved = fitted.get("device", "cpu")
-            try:
-                device = resolve_device(saved)
-            except ValueError:
-                warnings.warn(
-                    f"The model was trained on {saved!r}, which this machine does "
-                    "not have; it is loaded on the CPU.",
-                    UserWarning,
-                    stacklevel=4,
-                )
-                device = "cpu"
-        else:
-            device = resolve_device(device)
-        n_classes = len(estimator.classes_)
-        net = estimator._make_net(
-            sizes=sizes,
-            n_features=estimator.n_features_in_,
-            n_outputs=n_classes * estimator.n_subclasses_,
-            criterion=estimator._make_criterion(n_classes),
-            device=device,
-        )
-        # Building the network draws initial weights; keep the caller's RNG.
-        with torch.random.fork_rng(devices=[]):
-            net.initialize()
-        module = getattr(net.module_, "_orig_mod", net.module_)
-        try:
-            module.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ValueError(
-                "The saved weights do not fit the network the saved parameters "
-                f"build: {str(exc).splitlines()[0]}"
-            ) from exc
-        net.history = History(history)
-        estimator.net_ = net
-        estimator.history_ = net.history
-        estimator.n_iter_ = fitted["n_iter"]
-        estimator._interrupted_epoch = None

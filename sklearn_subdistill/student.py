@@ -3,38 +3,19 @@
 from numbers import Real
 
 import numpy as np
-import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    TransformerMixin,
-    _fit_context,
-    clone,
-)
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import (
-    _NETWORK_CONSTRAINTS,
-    INFERENCE_BATCH_SIZE,
-    SubclassNetworkMixin,
-    check_float32_range,
-)
-from ._streaming import (
-    STREAM_NAME,
-    BatchStream,
-    LabelledBatches,
-    RowDataset,
-    checked_batches,
-    encode_labels,
-    is_stream,
-    labelled_mask,
-    scan,
-)
+from . import _data
+from ._base import SubclassNetworkMixin
+from ._data import ArrayData
+from ._params import NETWORK_CONSTRAINTS
+from ._streaming import STREAM_NAME
+from ._training import interrupts_stop
 from .modules import SubclassDistillationLoss
 from .teacher import SubclassTeacherClassifier
 
@@ -44,9 +25,7 @@ __all__ = ["SubclassDistilledStudent"]
 _PROBA_FLOOR = 1e-12
 
 
-class SubclassDistilledStudent(
-    SubclassNetworkMixin, ClassifierMixin, TransformerMixin, BaseEstimator
-):
+class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstimator):
     """Neural classifier distilled from a teacher's subclass probabilities.
 
     The student's network has the teacher's ``n_classes * n_subclasses``
@@ -182,8 +161,10 @@ class SubclassDistilledStudent(
     (3, 10)
     """
 
+    _semi_supervised = True
+
     _parameter_constraints = {
-        **_NETWORK_CONSTRAINTS,
+        **NETWORK_CONSTRAINTS,
         "teacher": [None, HasMethods(["fit", "predict_proba"])],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, 1, closed="both")],
@@ -256,149 +237,26 @@ class SubclassDistilledStudent(
         self : SubclassDistilledStudent
             The fitted student.
         """
-        if is_stream(X):
-            return self._fit_stream(X, y)
-        if y is None:
-            X = validate_data(self, X, dtype=(np.float32, np.float64))
-            labelled = np.zeros(len(X), dtype=bool)
-        else:
-            X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
-            labelled = labelled_mask(y)
-            if labelled.any():
-                check_classification_targets(y[labelled])
-        check_float32_range(X)
-        self._check_network_params()
-        teacher = self._fitted_teacher(
-            any_labelled=bool(labelled.any()),
-            n_unlabelled=int((~labelled).sum()),
-            labelled_classes=lambda: np.unique(y[labelled]),
-            fit=lambda teacher: teacher.fit(X[labelled], y[labelled]),
-        )
-        classes, n_subclasses = self._check_teacher(teacher)
-        y_index = np.full(len(X), -1, dtype=np.int64)
-        if labelled.any():
-            y_index[labelled] = encode_labels(y[labelled], classes)
-        teacher_logits = _teacher_logits(teacher, X)
-        _check_teacher_logits(teacher, teacher_logits, len(classes) * n_subclasses)
-        self.teacher_ = teacher
-        self.classes_ = classes
-        self.n_subclasses_ = n_subclasses
-        return self._train_net(
-            X,
-            (torch.from_numpy(y_index), torch.from_numpy(teacher_logits)),
-            n_outputs=teacher_logits.shape[1],
-            criterion=self._make_criterion(len(classes)),
-            stratify=y_index,
-        )
+        return self._fit(X, y)
 
     def _make_criterion(self, n_classes):
         return SubclassDistillationLoss(
             n_classes=n_classes, alpha=self.alpha, temperature=self.temperature
         )
 
-    def _fit_stream(self, X, y):
-        """``fit`` on a torch Dataset or an iterable of batches."""
-        source = self._start_stream_fit(X, y)
-        name = type(self).__name__
-        seen = scan(source, self.batch_size, labels_required=False, estimator_name=name)
-        self.n_features_in_ = seen.n_features
-        if source.random_access:
-            # Which rows are labelled, and their labels, in row order.
-            labelled = np.zeros(seen.n_samples, dtype=bool)
-            values = []
-            for i, part in enumerate(seen.labels):
-                if part is not None:
-                    mask = labelled_mask(part)
-                    start = i * self.batch_size
-                    labelled[start : start + len(part)] = mask
-                    values.append(part[mask])
-            values = np.concatenate(values) if values else np.empty(0)
-            n_unlabelled = int((~labelled).sum())
+    def _fit_classes(self, data):
+        self.teacher_ = self._fitted_teacher(data)
+        return self._check_teacher(self.teacher_)
 
-            def fit(teacher):
-                if not n_unlabelled:
-                    return teacher.fit(X)
-                rows = np.flatnonzero(labelled).tolist()
-                return teacher.fit(torch.utils.data.Subset(X, rows))
+    def _extra_targets(self, X):
+        teacher = self.teacher_
+        logits = _teacher_logits(teacher, X)
+        n_outputs = len(teacher.classes_) * getattr(teacher, "n_subclasses_", 1)
+        _check_teacher_logits(teacher, logits, n_outputs)
+        return (logits,)
 
-            labelled_classes = np.unique(values)
-        else:
-            labelled_classes = seen.uniques
-            if labelled_classes.dtype.kind not in "USb":
-                labelled_classes = labelled_classes[labelled_classes != -1]
-            has_unlabelled = seen.unlabelled_batches or len(labelled_classes) < len(
-                seen.uniques
-            )
-            n_unlabelled = None if has_unlabelled else 0  # None: not counted
-
-            def fit(teacher):
-                return teacher.fit(LabelledBatches(source, self.batch_size))
-
-        teacher = self._fitted_teacher(
-            any_labelled=len(labelled_classes) > 0,
-            n_unlabelled=n_unlabelled,
-            labelled_classes=lambda: labelled_classes,
-            fit=fit,
-            streamed=True,
-        )
-        classes, n_subclasses = self._check_teacher(teacher)
-        n_outputs = len(classes) * n_subclasses
-        stratify = None
-        if source.random_access:
-            y_index = np.full(len(labelled), -1, dtype=np.int64)
-            y_index[labelled] = encode_labels(values, classes)
-            logits = np.concatenate(
-                [
-                    _teacher_logits(teacher, batch)
-                    for batch, _, _ in checked_batches(
-                        source, INFERENCE_BATCH_SIZE, self.n_features_in_
-                    )
-                ]
-            )
-            _check_teacher_logits(teacher, logits, n_outputs)
-            stratify = y_index
-            data = RowDataset(
-                source,
-                (torch.from_numpy(y_index), torch.from_numpy(logits)),
-                seen.n_features,
-            )
-        else:
-
-            def targets(X_batch, y_batch, where):
-                y_index = np.full(len(X_batch), -1, dtype=np.int64)
-                if y_batch is not None:
-                    mask = labelled_mask(y_batch)
-                    y_index[mask] = encode_labels(y_batch[mask], classes)
-                logits = _teacher_logits(teacher, X_batch)
-                _check_teacher_logits(teacher, logits, n_outputs)
-                return torch.from_numpy(y_index), torch.from_numpy(logits)
-
-            data = BatchStream(
-                source, seen.n_features, seen.n_batches, self.batch_size, targets
-            )
-            # The teacher's outputs are checked on the first batch before training.
-            batches = checked_batches(source, self.batch_size, self.n_features_in_)
-            targets(*next(batches))
-            batches.close()
-        self.teacher_ = teacher
-        self.classes_ = classes
-        self.n_subclasses_ = n_subclasses
-        return self._train_net(
-            data,
-            None,
-            n_outputs=n_outputs,
-            criterion=self._make_criterion(len(classes)),
-            stratify=stratify,
-        )
-
-    def _fitted_teacher(
-        self, *, any_labelled, n_unlabelled, labelled_classes, fit, streamed=False
-    ):
-        """The teacher to distil: the frozen one, or a clone fitted by ``fit``.
-
-        ``n_unlabelled`` counts the unlabelled rows (None: some, not counted);
-        ``labelled_classes()`` gives the distinct labels of the labelled rows.
-        """
+    def _fitted_teacher(self, data):
+        """The teacher to distil: the frozen one, or a clone fitted on ``data``."""
         teacher = self.teacher
         if teacher is None:
             teacher = SubclassTeacherClassifier(
@@ -414,36 +272,32 @@ class SubclassDistilledStudent(
                     "or pass it unfrozen to have the student fit it."
                 ) from exc
             return teacher
-        if streamed and not isinstance(teacher, SubclassNetworkMixin):
+        if not isinstance(data, ArrayData) and not isinstance(
+            teacher, SubclassNetworkMixin
+        ):
             raise TypeError(
                 f"The teacher {type(teacher).__name__} cannot be fitted on "
                 f"{STREAM_NAME}. Fit it on an array, wrap it in "
                 "sklearn.frozen.FrozenEstimator and pass that as the teacher, or use "
                 "a SubclassTeacherClassifier teacher."
             )
-        if not any_labelled:
+        if not len(data.labelled_classes):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is "
                 "None (or has no labelled row): an unfitted teacher needs labels. To "
                 "distil from unlabelled data alone, pass a fitted teacher wrapped in "
                 "sklearn.frozen.FrozenEstimator."
             )
-        if n_unlabelled != 0 and len(labelled_classes()) < 2:
-            count = "" if n_unlabelled is None else f" {n_unlabelled}"
+        if data.n_unlabelled != 0 and len(data.labelled_classes) < 2:
+            count = "" if data.n_unlabelled is None else f" {data.n_unlabelled}"
             raise ValueError(
                 f"y marks{count} rows as unlabelled (-1) and the other rows hold a "
                 "single class, too few to fit the teacher. Rows labelled -1 are "
                 "unlabelled transfer data; if -1 is a class of yours, relabel it "
                 "(e.g. to 0)."
             )
-        fitted = fit(clone(teacher))
-        if getattr(fitted, "_interrupted_epoch", None) is not None:
-            # One Ctrl-C stops the whole fit, not only the teacher's stage.
-            raise KeyboardInterrupt(
-                f"{type(self).__name__}.fit was interrupted while fitting its "
-                "teacher; the student was not trained."
-            )
-        return fitted
+        with interrupts_stop(type(self).__name__):
+            return clone(teacher).fit(*data.labelled_input())
 
     def _check_teacher(self, teacher):
         """The teacher's classes and subclasses, after checking it fits the data."""
@@ -496,6 +350,6 @@ def _teacher_logits(teacher, X):
         return teacher.predict_subclass_log_proba(X).astype(np.float32)
     parts = [
         np.log(np.clip(teacher.predict_proba(X[batch]), _PROBA_FLOOR, None))
-        for batch in gen_batches(len(X), INFERENCE_BATCH_SIZE)
+        for batch in gen_batches(len(X), _data.INFERENCE_BATCH_SIZE)
     ]
     return np.concatenate(parts).astype(np.float32)

@@ -2,29 +2,17 @@
 
 from numbers import Integral, Real
 
-import numpy as np
-import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
 
-from ._base import _NETWORK_CONSTRAINTS, SubclassNetworkMixin, check_float32_range
-from ._streaming import (
-    BatchStream,
-    RowDataset,
-    encode_labels,
-    is_stream,
-    scan,
-)
+from ._base import SubclassNetworkMixin, check_two_classes
+from ._params import NETWORK_CONSTRAINTS
 from .modules import SubclassTeacherLoss
 
 __all__ = ["SubclassTeacherClassifier"]
 
 
-class SubclassTeacherClassifier(
-    SubclassNetworkMixin, ClassifierMixin, TransformerMixin, BaseEstimator
-):
+class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstimator):
     """Neural classifier whose output splits every class into subclasses.
 
     The network has ``n_classes * n_subclasses`` outputs. Its class
@@ -153,7 +141,7 @@ class SubclassTeacherClassifier(
     """
 
     _parameter_constraints = {
-        **_NETWORK_CONSTRAINTS,
+        **NETWORK_CONSTRAINTS,
         "n_subclasses": [Interval(Integral, 1, None, closed="left")],
         "aux_weight": [Interval(Real, 0, None, closed="left")],
         "aux_temperature": [Interval(Real, 0, None, closed="neither")],
@@ -227,67 +215,12 @@ class SubclassTeacherClassifier(
         self : SubclassTeacherClassifier
             The fitted teacher.
         """
-        if is_stream(X):
-            return self._fit_stream(X, y)
-        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
-        check_float32_range(X)
-        check_classification_targets(y)
-        classes, y_index = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes; got 1 "
-                f"class ({classes[0].tolist()!r})."
-            )
-        self._check_network_params()
-        self.classes_ = classes
-        self.n_subclasses_ = self.n_subclasses
-        return self._train_net(
-            X,
-            torch.as_tensor(y_index, dtype=torch.int64),
-            n_outputs=len(classes) * self.n_subclasses,
-            criterion=self._make_criterion(len(classes)),
-            stratify=y_index,
-        )
+        return self._fit(X, y)
 
-    def _fit_stream(self, X, y):
-        """``fit`` on a torch Dataset or an iterable of batches."""
-        source = self._start_stream_fit(X, y)
-        seen = scan(
-            source,
-            self.batch_size,
-            labels_required=True,
-            estimator_name=type(self).__name__,
-        )
-        classes = seen.uniques
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes; got "
-                f"{len(classes)} ({classes.tolist()!r})."
-            )
-        stratify = None
-        if source.random_access:
-            stratify = encode_labels(np.concatenate(seen.labels), classes)
-            data = RowDataset(source, torch.from_numpy(stratify), seen.n_features)
-        else:
-
-            def targets(X_batch, y_batch, where):
-                if y_batch is None:
-                    raise ValueError(f"{where} has no labels.")
-                return torch.from_numpy(encode_labels(y_batch, classes))
-
-            data = BatchStream(
-                source, seen.n_features, seen.n_batches, self.batch_size, targets
-            )
-        self.n_features_in_ = seen.n_features
-        self.classes_ = classes
-        self.n_subclasses_ = self.n_subclasses
-        return self._train_net(
-            data,
-            None,
-            n_outputs=len(classes) * self.n_subclasses,
-            criterion=self._make_criterion(len(classes)),
-            stratify=stratify,
-        )
+    def _fit_classes(self, data):
+        classes = data.labelled_classes
+        check_two_classes(self, classes)
+        return classes, self.n_subclasses
 
     def _make_criterion(self, n_classes):
         return SubclassTeacherLoss(

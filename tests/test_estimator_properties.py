@@ -20,7 +20,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn_subdistill import (
     SubclassDistilledStudent,
     SubclassTeacherClassifier,
-    _base,
+)
+from sklearn_subdistill import (
+    _data as data_module,
 )
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
@@ -113,7 +115,7 @@ def test_predictions_do_not_depend_on_inference_batch_size(models, name, X, batc
     model = models[name]
     expected = model.predict_proba(X)  # one batch of INFERENCE_BATCH_SIZE rows
     expected_subclass = model.predict_subclass_log_proba(X)
-    with mock.patch.object(_base, "INFERENCE_BATCH_SIZE", batch_size):
+    with mock.patch.object(data_module, "INFERENCE_BATCH_SIZE", batch_size):
         proba = model.predict_proba(X)
         log_subclass = model.predict_subclass_log_proba(X)
         predicted = model.predict(X)
@@ -134,7 +136,7 @@ def test_inference_batch_size_is_read_at_call_time(models):
         return step(batch, **kwargs)
 
     with (
-        mock.patch.object(_base, "INFERENCE_BATCH_SIZE", 4),
+        mock.patch.object(data_module, "INFERENCE_BATCH_SIZE", 4),
         mock.patch.object(model.net_, "evaluation_step", spy),
     ):
         model.predict_proba(X)

@@ -120,17 +120,6 @@ def no_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 
-def test_the_cuda_simulation_is_real(no_cuda):
-    buffer = io.BytesIO()
-    with tensors_tagged_as_cuda():
-        torch.save({"w": torch.ones(3)}, buffer)
-    buffer.seek(0)
-    with pytest.raises(RuntimeError, match="deserialize object on a CUDA device"):
-        torch.load(buffer, weights_only=True)
-    buffer.seek(0)
-    assert torch.equal(torch.load(buffer, map_location="cpu")["w"], torch.ones(3))
-
-
 def test_model_pickled_on_cuda_unpickles_and_predicts_on_cpu(data, teacher, no_cuda):
     X, _ = data
     expected = teacher.predict_proba(X)
@@ -292,6 +281,17 @@ def test_load_runs_no_code_from_the_file(tmp_path):
     # The same file through pickle would have run it.
     torch.load(tmp_path / "evil.pt", weights_only=False)
     assert CALLS == ["ran"]
+
+
+@pytest.mark.parametrize(
+    "content", [b"hello world\n", b"", b"\x80\x02}q\x00.", b"PK\x03\x04junk"]
+)
+def test_load_of_a_file_that_is_not_a_model(tmp_path, content):
+    # Regression: a short text file used to raise KeyError: 101.
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"not a file written by sklearn_subdistill"):
+        load(path)
 
 
 def test_load_names_no_class_outside_the_package(teacher, tmp_path):

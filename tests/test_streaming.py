@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
@@ -278,3 +279,74 @@ def test_memory_mapped_validation_split_is_not_copied(digits2, tmp_path, monkeyp
     assert set(train.rows).isdisjoint(valid.rows)
     assert model.score(X_test, y_test) > 0.85
     assert set(_rows_per_epoch(model)) == {len(train)}
+
+
+class BatchStreamDataset(IterableDataset):
+    """An IterableDataset that yields ``(X_batch, y_batch)`` chunks, as chunked
+    file readers do."""
+
+    def __init__(self, X, y, size=100):
+        self.X, self.y, self.size = X, y, size
+
+    def __iter__(self):
+        for start in range(0, len(self.X), self.size):
+            part = slice(start, start + self.size)
+            yield torch.from_numpy(self.X[part]), torch.from_numpy(self.y[part])
+
+
+def _batch_sizes(model):
+    return {
+        batch["train_batch_size"] for row in model.history_ for batch in row["batches"]
+    }
+
+
+def test_student_fits_its_teacher_with_the_teachers_batch_size(digits2):
+    # Regression: the teacher used to be fitted with the student's batch_size.
+    X, _, y, *_ = digits2
+    y = y.copy()
+    y[::4] = -1
+    teacher = SubclassTeacherClassifier(n_subclasses=2, **{**SHORT, "batch_size": 128})
+    student = SubclassDistilledStudent(teacher=teacher, **{**SHORT, "batch_size": 50})
+    student.fit(SampleStream(X, y))
+    alone = clone(teacher).fit(SampleStream(X[y != -1], y[y != -1]))
+    assert max(_batch_sizes(student.teacher_)) == 128
+    assert _batch_sizes(student.teacher_) == _batch_sizes(alone)
+    assert max(_batch_sizes(student)) == 50
+    for name, value in alone.net_.module_.state_dict().items():
+        assert torch.equal(student.teacher_.net_.module_.state_dict()[name], value)
+
+
+def test_iterable_dataset_of_batches_is_read_as_batches(digits2):
+    # Regression: (X_batch, y_batch) items used to fail in numpy's stacking.
+    X, _, y, *_ = digits2
+    model = SubclassTeacherClassifier(n_subclasses=2, **SHORT)
+    model.fit(BatchStreamDataset(X, y, size=100))
+    assert _batch_sizes(model) == {100, len(X) % 100}
+    reference = clone(model).fit(Chunks(X, y, size=100))
+    assert_allclose(model.predict_proba(X), reference.predict_proba(X))
+    assert_array_equal(
+        model.predict(BatchStreamDataset(X, y, size=70)), model.predict(X)
+    )
+
+
+def test_student_on_an_iterable_dataset_of_batches_with_transfer_rows(digits2):
+    X, X_test, y, y_test, *_ = digits2
+    y = y.copy()
+    y[::3] = -1
+    student = SubclassDistilledStudent(
+        teacher=SubclassTeacherClassifier(n_subclasses=2, **SHORT), **SHORT
+    ).fit(BatchStreamDataset(X, y))
+    assert len(student.teacher_.history_[-1]["batches"]) == -(-len(X) // 100)
+    assert student.score(X_test, y_test) > 0.8
+
+
+def test_samples_then_batches_in_one_iterable_dataset_is_refused(digits2):
+    X, _, y, *_ = digits2
+
+    class Mixed(IterableDataset):
+        def __iter__(self):
+            yield X[0], y[0]
+            yield X[1:10], y[1:10]
+
+    with pytest.raises(ValueError, match="yields samples and then a batch"):
+        SubclassTeacherClassifier(**SHORT).fit(Mixed())

@@ -283,7 +283,7 @@ def test_pickle_joblib_clone(fitted_teacher, digits2, tmp_path):
 
 
 def test_device_resolution():
-    from sklearn_subdistill._base import resolve_device
+    from sklearn_subdistill._params import resolve_device
 
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -7,7 +7,6 @@
 
 import contextlib
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -503,12 +502,6 @@ def test_docs_table_is_current(context):
     )
 
 
-def test_invalid_parameter_error_is_value_and_type_error():
-    # What the table calls InvalidParameterError can be caught as either.
-    assert issubclass(InvalidParameterError, ValueError)
-    assert issubclass(InvalidParameterError, TypeError)
-
-
 # -- the caller's data ---------------------------------------------------------
 
 
@@ -571,27 +564,6 @@ def test_caller_dataframe_and_params_are_never_modified():
     pd.testing.assert_series_equal(labels, labels_copy)
     assert sizes == [4] and callbacks == []
     assert model.hidden_layer_sizes is sizes
-
-
-def test_run_case_reports_a_network_built_too_early(context):
-    # The guard the table relies on: building a network under it fails.
-    case = Case("fit", "SubclassTeacherClassifier(device='cpu', max_epochs=1)"
-                ".fit(X, y)", AssertionError, "")  # fmt: skip
-    exc = run_case(case, context)
-    assert isinstance(exc, AssertionError)
-    assert "before the input was checked" in str(exc)
-
-
-def test_make_context_writes_only_to_its_directory():
-    with tempfile.TemporaryDirectory() as directory:
-        context = make_context(directory)
-        assert sorted(p.name for p in Path(directory).iterdir()) == [
-            "custom.pt",
-            "future.pt",
-            "model.joblib",
-            "model.pt",
-        ]
-        assert load(context["model_file"]).n_features_in_ == 4
 
 
 def test_int_hidden_layer_sizes_means_one_layer(context):

@@ -1,0 +1,279 @@
+"""The one training-data object: any input ``fit`` accepts, checked once.
+
+:func:`read_training_data` turns what the user passed to ``fit`` -- an array
+(memory-mapped or not) with its labels, a map-style torch ``Dataset`` or an
+iterable of batches -- into a :class:`TrainingData`: the number of features,
+the labels of the labelled rows, which rows are unlabelled (a student's
+``-1``), and, once the estimator knows its classes and targets, the dataset
+skorch trains on. Estimators never ask which kind of input they were given.
+"""
+
+import mmap
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from ._datasets import ArrayDataset, BatchStream, RowDataset
+from ._streaming import (
+    STREAM_NAME,
+    Source,
+    check_float32_range,
+    checked_batches,
+    encode_labels,
+    is_stream,
+    labelled_mask,
+    labelled_part,
+    scan,
+)
+
+#: Rows per batch at inference: large enough to keep the device busy, small
+#: enough that memory stays bounded by the batch, not by the number of rows.
+INFERENCE_BATCH_SIZE = 8192
+
+
+def read_training_data(estimator, X, y, *, semi_supervised):
+    """Check ``fit``'s input for ``estimator``; return a :class:`TrainingData`.
+
+    Sets ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame) on
+    ``estimator``, as ``validate_data`` does. With ``semi_supervised``,
+    ``-1`` marks unlabelled rows and ``y`` may be None; otherwise every row
+    needs a label.
+    """
+    if is_stream(X):
+        return _read_stream(estimator, X, y, semi_supervised)
+    dtype = (np.float32, np.float64)
+    if y is None and semi_supervised:
+        X = validate_data(estimator, X, dtype=dtype)
+        labelled = np.zeros(len(X), dtype=bool)
+    else:
+        X, y = validate_data(estimator, X, y, dtype=dtype)
+        labelled = labelled_mask(y) if semi_supervised else np.ones(len(y), bool)
+        if labelled.any():
+            check_classification_targets(y[labelled])
+    check_float32_range(X)
+    values = y[labelled] if labelled.any() else np.empty(0)
+    return ArrayData(X, values, labelled)
+
+
+def _read_stream(estimator, X, y, semi_supervised):
+    name = type(estimator).__name__
+    if y is not None:
+        raise ValueError(
+            f"y must be None when X is {STREAM_NAME} ({type(X).__name__}): "
+            f"{name} reads the labels from X's samples or batches, (x, y) pairs."
+        )
+    source = Source(X, "fit")
+    if estimator.early_stopping and not source.random_access:
+        raise ValueError(
+            f"early_stopping=True needs a validation split drawn by index, which "
+            f"an iterable of batches ({type(X).__name__}) cannot give. Pass a "
+            "map-style torch Dataset (len and [i]) instead, or set "
+            "early_stopping=False."
+        )
+    # A fit that fails from here on forgets what a previous fit learnt of
+    # the input's columns.
+    for attribute in ("n_features_in_", "feature_names_in_"):
+        estimator.__dict__.pop(attribute, None)
+    seen = scan(
+        source,
+        estimator.batch_size,
+        labels_required=not semi_supervised,
+        estimator_name=name,
+    )
+    estimator.n_features_in_ = seen.n_features
+    if source.random_access:
+        return RowData(source, seen, estimator.batch_size, semi_supervised)
+    return BatchData(source, seen, estimator.batch_size, semi_supervised)
+
+
+class TrainingData:
+    """Rows to train on, checked; the base of the three kinds of input.
+
+    Attributes
+    ----------
+    n_features : int
+        Columns of every row.
+    labelled_classes : ndarray
+        The distinct labels of the labelled rows.
+    n_unlabelled : int or None
+        Rows marked unlabelled; None when there are some but they were not
+        counted (an iterable of batches).
+    """
+
+    def labelled_input(self):
+        """The positional arguments of ``teacher.fit`` on the labelled rows."""
+        raise NotImplementedError
+
+    def dataset(self, classes, extra_targets, device):
+        """The dataset skorch trains on, and the stratification labels (or None).
+
+        Each row's target is its class index in ``classes`` (``-1`` for an
+        unlabelled row), followed by what ``extra_targets(X_part)`` returns
+        for it, if ``extra_targets`` is not None: a tuple of arrays with one
+        row per row of ``X_part``.
+        """
+        raise NotImplementedError
+
+
+def _targets(y_index, extra_targets, X):
+    y_index = torch.from_numpy(y_index)
+    extras = extra_targets(X) if extra_targets is not None else ()
+    if not extras:
+        return y_index
+    return (y_index, *(torch.from_numpy(part) for part in extras))
+
+
+class ArrayData(TrainingData):
+    """An array ``X`` held (or memory-mapped) whole, with its labels."""
+
+    def __init__(self, X, values, labelled):
+        self.X = X
+        self.values = values
+        self.labelled = labelled
+        self.n_features = X.shape[1]
+        self.labelled_classes = np.unique(values)
+        self.n_unlabelled = int((~labelled).sum())
+
+    def labelled_input(self):
+        return self.X[self.labelled], self.values
+
+    def dataset(self, classes, extra_targets, device):
+        y_index = _encode(self.values, self.labelled, classes)
+        targets = _targets(y_index, extra_targets, self.X)
+        return _array_dataset(self.X, targets, device), y_index
+
+
+class RowData(TrainingData):
+    """A map-style torch Dataset: rows drawn by index, labels held in memory."""
+
+    def __init__(self, source, seen, batch_size, semi_supervised):
+        self.source = source
+        self.n_features = seen.n_features
+        # Which rows are labelled, and their labels, in row order.
+        self.labelled = np.zeros(seen.n_samples, dtype=bool)
+        values = []
+        for i, part in enumerate(seen.labels):
+            if part is not None:
+                mask = (
+                    labelled_mask(part) if semi_supervised else np.ones(len(part), bool)
+                )
+                start = i * batch_size
+                self.labelled[start : start + len(part)] = mask
+                values.append(part[mask])
+        self.values = np.concatenate(values) if values else np.empty(0)
+        self.labelled_classes = np.unique(self.values)
+        self.n_unlabelled = int((~self.labelled).sum())
+
+    def labelled_input(self):
+        if not self.n_unlabelled:
+            return (self.source.data,)
+        rows = np.flatnonzero(self.labelled).tolist()
+        return (torch.utils.data.Subset(self.source.data, rows),)
+
+    def dataset(self, classes, extra_targets, device):
+        y_index = _encode(self.values, self.labelled, classes)
+        targets = torch.from_numpy(y_index)
+        if extra_targets is not None:
+            parts = [
+                extra_targets(X)
+                for X, _, _ in checked_batches(
+                    self.source, INFERENCE_BATCH_SIZE, self.n_features
+                )
+            ]
+            extras = (np.concatenate(column) for column in zip(*parts, strict=True))
+            targets = (targets, *(torch.from_numpy(part) for part in extras))
+        return RowDataset(self.source, targets, self.n_features), y_index
+
+
+class BatchData(TrainingData):
+    """An iterable of batches: read one batch at a time, labels and all."""
+
+    def __init__(self, source, seen, batch_size, semi_supervised):
+        self.source = source
+        self.seen = seen
+        self.batch_size = batch_size
+        self.semi_supervised = semi_supervised
+        self.n_features = seen.n_features
+        classes = seen.uniques
+        if semi_supervised and classes.dtype.kind not in "USb":
+            classes = classes[classes != -1]
+        self.labelled_classes = classes
+        has_unlabelled = seen.unlabelled_batches or len(classes) < len(seen.uniques)
+        self.n_unlabelled = None if has_unlabelled else 0  # None: not counted
+
+    def labelled_input(self):
+        return (labelled_part(self.source),)
+
+    def dataset(self, classes, extra_targets, device):
+        semi_supervised = self.semi_supervised
+
+        def targets(X_batch, y_batch, where):
+            y_index = np.full(len(X_batch), -1, dtype=np.int64)
+            if y_batch is None:
+                if not semi_supervised:
+                    raise ValueError(f"{where} has no labels.")
+            else:
+                mask = labelled_mask(y_batch) if semi_supervised else slice(None)
+                y_index[mask] = encode_labels(y_batch[mask], classes)
+            return _targets(y_index, extra_targets, X_batch)
+
+        if extra_targets is not None:
+            # Those of the first batch are checked before training.
+            batches = checked_batches(self.source, self.batch_size, self.n_features)
+            targets(*next(batches))
+            batches.close()
+        stream = BatchStream(
+            self.source,
+            self.n_features,
+            self.seen.n_batches,
+            self.batch_size,
+            targets,
+        )
+        return stream, None
+
+
+def _encode(values, labelled, classes):
+    """Class indices of every row, ``-1`` for the unlabelled ones."""
+    y_index = np.full(len(labelled), -1, dtype=np.int64)
+    if labelled.any():
+        y_index[labelled] = encode_labels(values, classes)
+    return y_index
+
+
+def _array_dataset(X, targets, device):
+    """The training data as tensors on ``device``, or on the host if too large.
+
+    On CUDA, data that would take more than half of the free device memory
+    stay in host memory; batches are then copied to the device one by one.
+    """
+    if _is_memory_mapped(X):
+        # Rows stay on disk: batches are contiguous runs converted one by one.
+        return ArrayDataset(X, targets, contiguous=True)
+    host = ArrayDataset(X, targets)
+    if not device.startswith("cuda"):
+        return host.to(device)
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    if X.shape[0] * X.shape[1] * 4 < free / 2:
+        try:
+            return host.to(device)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+    warnings.warn(
+        "The training data do not fit comfortably on the GPU; streaming batches "
+        "from host memory (slower).",
+        UserWarning,
+        stacklevel=5,
+    )
+    return host.to("cpu")
+
+
+def _is_memory_mapped(X):
+    """Whether ``X`` (or an array it is a view of) is mapped from a file."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False

@@ -1,0 +1,182 @@
+"""Reading the plain data of a model file back into an estimator.
+
+The counterpart of ``persistence``'s writers: every value is checked to be
+of the kind the writer produces before it is used, and classes are looked
+up by name in a fixed table, never imported.
+"""
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.frozen import FrozenEstimator
+
+from ._base import FITTED_ATTRIBUTES
+from ._params import resolve_device
+from .student import SubclassDistilledStudent
+from .teacher import SubclassTeacherClassifier
+
+#: The only classes a file can name, looked up by name, never imported.
+CLASSES = {
+    cls.__name__: cls for cls in (SubclassTeacherClassifier, SubclassDistilledStudent)
+}
+SCALARS = (type(None), bool, int, float, str)
+#: Kinds of numpy dtype ``classes_`` may have in a file.
+LABEL_KINDS = "biufUO"
+
+
+def is_raw_plain(value):
+    """Plain data without tags: what a history row or a label list may hold."""
+    if isinstance(value, SCALARS):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(is_raw_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and is_raw_plain(v) for k, v in value.items())
+    return False
+
+
+def expect(condition, what):
+    if not condition:
+        raise ValueError(
+            f"Not a valid sklearn_subdistill model file: bad or missing {what}."
+        )
+
+
+class Loader:
+    """Rebuilds estimators from the plain data of a file."""
+
+    def __init__(self, supplied, device):
+        self.supplied = supplied
+        self.device = device
+        self.used = set()
+        self.missing = []
+
+    def estimator(self, encoded, prefix):
+        expect(isinstance(encoded, dict), "estimator record")
+        cls = CLASSES.get(encoded.get("class"))
+        expect(cls is not None, "estimator class")
+        params = encoded.get("params")
+        expect(isinstance(params, dict), "parameters")
+        decoded = {
+            key: self.value(value, prefix + key)
+            for key, value in params.items()
+            if isinstance(key, str)
+        }
+        if self.missing:
+            return None
+        estimator = cls(**decoded)
+        fitted = encoded.get("fitted")
+        if fitted is None:
+            return estimator._restore(None, device="cpu")
+        attributes = self.restore(estimator, fitted, prefix)
+        if attributes.get("teacher_") == {"__param__": "teacher"}:
+            attributes["teacher_"] = estimator.teacher
+        return estimator._restore(attributes, device=self.device_for(fitted))
+
+    def value(self, value, key):
+        if isinstance(value, list):
+            return [self.value(item, key) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self.value(item, key) for item in value)
+        if not isinstance(value, dict):
+            expect(isinstance(value, SCALARS), f"value of {key}")
+            return value
+        expect(len(value) == 1, f"value of {key}")
+        ((tag, inner),) = value.items()
+        if tag == "__dict__":
+            expect(isinstance(inner, dict), f"value of {key}")
+            return {k: self.value(v, f"{key}[{k!r}]") for k, v in inner.items()}
+        if tag == "__device__":
+            expect(isinstance(inner, str), f"device of {key}")
+            return torch.device(inner)
+        if tag == "__estimator__":
+            return self.estimator(inner, key + "__")
+        if tag == "__frozen__":
+            inner_estimator = self.estimator(inner, key + "__")
+            return None if inner_estimator is None else FrozenEstimator(inner_estimator)
+        if tag == "__unsaved__":
+            if key in self.supplied:
+                self.used.add(key)
+                return self.supplied[key]
+            self.missing.append((key, inner))
+            return None
+        expect(False, f"value of {key}")
+
+    def restore(self, estimator, fitted, prefix):
+        """The fitted state of ``fitted``, a record written by ``_encode_fitted``."""
+        expect(isinstance(fitted, dict), "fitted state")
+        attributes = {}
+        for name in FITTED_ATTRIBUTES:
+            value = getattr(self, "_decode_" + name.rstrip("_"))(fitted, prefix)
+            if value is not None:
+                attributes[name] = value
+        return attributes
+
+    def _decode_classes(self, fitted, prefix):
+        dtype = fitted.get("classes_dtype")
+        expect(isinstance(dtype, str), "classes_ dtype")
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            expect(False, "classes_ dtype")
+        expect(dtype.kind in LABEL_KINDS, "classes_ dtype")
+        classes = fitted.get("classes")
+        expect(isinstance(classes, list) and is_raw_plain(classes), "classes_")
+        return np.asarray(classes, dtype=dtype)
+
+    def _decode_int(self, fitted, key):
+        expect(isinstance(fitted.get(key), int), key)
+        return fitted[key]
+
+    def _decode_n_subclasses(self, fitted, prefix):
+        return self._decode_int(fitted, "n_subclasses")
+
+    def _decode_n_features_in(self, fitted, prefix):
+        return self._decode_int(fitted, "n_features_in")
+
+    def _decode_n_iter(self, fitted, prefix):
+        return self._decode_int(fitted, "n_iter")
+
+    def _decode_feature_names_in(self, fitted, prefix):
+        names = fitted.get("feature_names_in")
+        if names is None:
+            return None
+        expect(isinstance(names, list) and is_raw_plain(names), "feature names")
+        return np.asarray(names, dtype=object)
+
+    def _decode_history(self, fitted, prefix):
+        history = fitted.get("history")
+        expect(isinstance(history, list) and is_raw_plain(history), "history")
+        return history
+
+    def _decode_net(self, fitted, prefix):
+        state = fitted.get("state_dict")
+        expect(
+            isinstance(state, dict)
+            and all(isinstance(v, torch.Tensor) for v in state.values()),
+            "weights",
+        )
+        return state
+
+    def _decode_teacher(self, fitted, prefix):
+        teacher = fitted.get("teacher")
+        if teacher is None or teacher == {"__param__": "teacher"}:
+            return teacher  # the FrozenEstimator parameter, set by the caller
+        return self.value(teacher, prefix + "teacher")
+
+    def device_for(self, fitted):
+        """Where to put a loaded network: the caller's choice, or the saved one."""
+        if self.device is not None:
+            return self.device
+        saved = fitted.get("device", "cpu")
+        try:
+            return resolve_device(saved)
+        except ValueError:
+            warnings.warn(
+                f"The model was trained on {saved!r}, which this machine does "
+                "not have; it is loaded on the CPU.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return "cpu"

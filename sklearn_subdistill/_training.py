@@ -1,0 +1,180 @@
+"""Building the skorch net from a resolved configuration, and running its fit.
+
+:func:`make_net` turns a :class:`~._params.NetworkConfig` and the estimator's
+plain parameters into a :class:`~._net.SubclassNet`; :func:`run_fit` trains
+it under a fixed seed and turns torch's out-of-memory errors and interrupts
+into messages that say what to do.
+"""
+
+import contextlib
+import contextvars
+import warnings
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from skorch.callbacks import EarlyStopping
+
+from ._callbacks import FiniteLossCheck, KeepLastEpoch
+from ._net import BatchIterator, IndexSplit, SubclassNet
+
+#: Set while a student fits its teacher: the student's name, so that an
+#: interrupt of the teacher's fit stops the student's fit too.
+_INTERRUPT_OWNER = contextvars.ContextVar("interrupt_owner", default=None)
+
+
+@contextlib.contextmanager
+def interrupts_stop(owner_name):
+    """Within this block, an interrupted fit raises ``KeyboardInterrupt``.
+
+    A fit interrupted on its own keeps its last completed epoch and warns; a
+    fit run for ``owner_name`` (a student fitting its teacher) must stop the
+    owner's fit as well: one Ctrl-C stops everything.
+    """
+    token = _INTERRUPT_OWNER.set(owner_name)
+    try:
+        yield
+    finally:
+        _INTERRUPT_OWNER.reset(token)
+
+
+def make_net(estimator, config, *, n_features, n_outputs, criterion, seed=0):
+    """The (uninitialised) skorch net for ``estimator`` and its ``config``."""
+    name = type(estimator).__name__
+    remedy = (
+        f"Try a lower lr (now {estimator.lr:g}) or standardised features (e.g. "
+        "sklearn.preprocessing.StandardScaler)"
+    )
+    if estimator.precision == "fp16":
+        remedy += ", or precision='bf16' or 'fp32'"
+    # Ours come first: KeepLastEpoch must see an interrupt before user
+    # callbacks or EarlyStopping restore their own weights.
+    callbacks = [
+        (
+            "finite_loss",
+            FiniteLossCheck(
+                name, remedy + ".", tolerate_batches=estimator.precision == "fp16"
+            ),
+        ),
+        ("keep_last_epoch", KeepLastEpoch()),
+        *config.callbacks,
+    ]
+    if estimator.early_stopping:
+        callbacks.append(
+            (
+                "early_stopping",
+                EarlyStopping(
+                    monitor="valid_loss",
+                    patience=estimator.n_iter_no_change,
+                    threshold=estimator.tol,
+                    threshold_mode="abs",
+                    load_best=True,
+                    sink=print if estimator.verbose else _silent,
+                ),
+            )
+        )
+    module_params = {"n_features": n_features, "n_outputs": n_outputs}
+    module_params.update(config.module_params)
+    return SubclassNet(
+        module=config.module,
+        criterion=criterion,
+        optimizer=config.optimizer,
+        lr=estimator.lr,
+        max_epochs=estimator.max_epochs,
+        batch_size=estimator.batch_size,
+        iterator_train=BatchIterator,
+        iterator_train__shuffle=True,
+        iterator_train__seed=seed,
+        iterator_valid=BatchIterator,
+        # Validation batches as large as training ones: the auxiliary loss
+        # depends on the batch size, so valid_loss stays comparable.
+        iterator_valid__batch_size=estimator.batch_size,
+        train_split=None,
+        callbacks=callbacks,
+        device=config.device,
+        verbose=estimator.verbose,
+        precision=estimator.precision,
+        compile=estimator.compile,
+        **{f"module__{k}": v for k, v in module_params.items()},
+        **{f"optimizer__{k}": v for k, v in config.optimizer_params.items()},
+    )
+
+
+def run_fit(estimator, net, dataset, *, seed, stratify=None):
+    """Train ``net`` on ``dataset`` (seeded); return it, or raise a clear error.
+
+    With ``early_stopping``, a validation split is drawn from the rows,
+    stratified by ``stratify`` where it can be.
+    """
+    name = type(estimator).__name__
+    device = str(net.device)
+    if estimator.early_stopping:
+        net.train_split = IndexSplit(
+            *_validation_split(
+                len(dataset), estimator.validation_fraction, stratify, seed
+            )
+        )
+    cuda_devices = [torch.device(device)] if device.startswith("cuda") else []
+    out_of_memory = None
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(seed)
+        try:
+            net.fit(dataset, y=None)
+        except torch.cuda.OutOfMemoryError as exc:
+            # Keep only the text: the traceback holds the tensors alive.
+            out_of_memory = str(exc).split("\n")[0]
+    if out_of_memory is not None:
+        del net, dataset
+        release_cached_memory(device)
+        raise torch.cuda.OutOfMemoryError(
+            f"{name} ran out of memory on {device} while training with "
+            f"batch_size={estimator.batch_size}. Try a smaller batch_size, a smaller "
+            "network, precision='bf16', or free the memory other models hold. "
+            f"(torch: {out_of_memory})"
+        )
+    _handle_interrupt(name, dict(net.callbacks_)["keep_last_epoch"])
+    return net
+
+
+def _handle_interrupt(name, guard):
+    if guard.interrupted_epoch_ is None:
+        return
+    if guard.kept_epoch_ is None:
+        raise KeyboardInterrupt(
+            f"{name}.fit was interrupted during epoch {guard.interrupted_epoch_}, "
+            "before any epoch completed; no model was kept."
+        )
+    warnings.warn(
+        f"{name}.fit was interrupted (KeyboardInterrupt) during epoch "
+        f"{guard.interrupted_epoch_}; the model keeps the weights of epoch "
+        f"{guard.kept_epoch_}, the last completed one.",
+        UserWarning,
+        stacklevel=5,
+    )
+    owner = _INTERRUPT_OWNER.get()
+    if owner is not None:
+        raise KeyboardInterrupt(
+            f"{owner}.fit was interrupted while fitting its teacher; the student "
+            "was not trained."
+        )
+
+
+def _validation_split(n_samples, fraction, stratify, seed):
+    indices = np.arange(n_samples)
+    try:
+        return train_test_split(
+            indices, test_size=fraction, stratify=stratify, random_state=seed
+        )
+    except ValueError:
+        # Too few rows of some class to stratify; split at random instead.
+        return train_test_split(indices, test_size=fraction, random_state=seed)
+
+
+def release_cached_memory(device):
+    """Hand the CUDA caching allocator's free blocks back after an OOM."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _silent(*args, **kwargs):
+    pass
