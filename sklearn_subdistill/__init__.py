@@ -6,6 +6,7 @@ subclass probabilities, which carry more information than its class
 probabilities when there are few classes.
 """
 
+from .embedding import EmbeddingSubclassTeacher
 from .persistence import load, save
 from .student import SubclassDistilledStudent
 from .teacher import SubclassTeacherClassifier
@@ -13,6 +14,7 @@ from .teacher import SubclassTeacherClassifier
 __version__ = "0.1.0"
 
 __all__ = [
+    "EmbeddingSubclassTeacher",
     "SubclassDistilledStudent",
     "SubclassTeacherClassifier",
     "__version__",

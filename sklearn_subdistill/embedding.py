@@ -1,0 +1,593 @@
+"""EmbeddingSubclassTeacher: pseudo-subclasses from any trained model's embeddings."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse
+import torch
+from scipy.special import expit
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing, check_random_state, gen_batches
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_is_fitted,
+    validate_data,
+)
+
+from . import _data
+from ._base import SubclassNetworkMixin
+from .projections import (
+    class_directions,
+    output_null_space,
+    projection_logits,
+    random_rotation,
+    subclass_log_proba,
+)
+
+__all__ = ["EmbeddingSubclassTeacher"]
+
+#: Class probabilities are clipped here before the log.
+_PROBA_FLOOR = 1e-12
+
+_EMBEDDING_OPTIONS = (
+    "embedding='auto' works for a SubclassTeacherClassifier or any fitted skorch "
+    "net (the input of the network's last torch.nn.Linear), an MLPClassifier (its "
+    "last hidden layer) and a Pipeline ending in one of these; for any other model "
+    "pass a callable embedding(estimator, X) -> array of shape (n_samples, "
+    "n_dims), e.g. the leaf values of a gradient boosting model."
+)
+
+
+class EmbeddingSubclassTeacher(
+    ClassifierMixin, TransformerMixin, MetaEstimatorMixin, BaseEstimator
+):
+    """Pseudo-subclasses from linear projections of a trained model's embeddings.
+
+    Wraps a classifier trained without subclasses (a network, an
+    :class:`~sklearn.neural_network.MLPClassifier`, a pipeline, a gradient
+    boosting model through a callable) and splits each of its class
+    probabilities among ``n_subclasses`` pseudo-subclasses, read from the
+    model's embeddings (LELP, Loo et al. 2024). No retraining: it is a
+    subclass teacher for :class:`SubclassDistilledStudent` built from a model
+    you already have.
+
+    For every class ``c``, ``fit`` takes the embeddings of the training rows
+    of that class, removes the directions the model's output layer reads
+    (where that layer is known), and keeps the ``n_subclasses`` directions in
+    which the rest varies most, mixed by a random rotation. A row's
+    pseudo-subclass log-probabilities are its class log-probability plus a
+    log-softmax of its projections on those directions.
+
+    Read more in the :ref:`User Guide <method-embedding>`.
+
+    Parameters
+    ----------
+    estimator : classifier
+        A classifier with ``fit`` and ``predict_proba``: cloned and fitted in
+        ``fit``, or used as it is when wrapped in
+        :class:`~sklearn.frozen.FrozenEstimator` (already fitted).
+    n_subclasses : int, default=5
+        Pseudo-subclasses (directions) per class.
+    embedding : "auto" or callable, default="auto"
+        Where the embeddings come from:
+
+        - ``"auto"``: for a :class:`SubclassTeacherClassifier` or any skorch
+          net, the input of the network's last ``torch.nn.Linear`` (the last
+          one registered in the module), whose weights are the output layer;
+          for an :class:`~sklearn.neural_network.MLPClassifier`, the
+          activations of its last hidden layer, ``coefs_[-1]`` being the output
+          layer; for a :class:`~sklearn.pipeline.Pipeline`, the output of all
+          steps but the last, embedded by the last step as above;
+        - a callable ``embedding(estimator, X)`` returning an array (dense or
+          sparse) of shape ``(n_samples, n_dims)``, called with the fitted
+          model (unwrapped from ``FrozenEstimator``) on batches of rows. Its
+          output layer is unknown, so no direction is removed.
+    temperature : float, default=1.0
+        Divides the standardised projections before the softmax within each
+        class; higher values split each class more evenly.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random rotations (and nothing else: the inner estimator
+        keeps its own ``random_state``).
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted model: a fitted clone of ``estimator``, or ``estimator``
+        itself when it is a ``FrozenEstimator``.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (the model's).
+    n_subclasses_ : int
+        Pseudo-subclasses per class.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``, when ``X`` has string column
+        names.
+    means_ : ndarray of shape (n_classes, n_dims)
+        Mean embedding of each class's training rows.
+    directions_ : ndarray of shape (n_classes, n_subclasses, n_dims)
+        Each class's directions: orthonormal rows, orthogonal to the output
+        layer's weights.
+    scales_ : ndarray of shape (n_classes,)
+        Root mean variance of each class's embeddings along its directions.
+
+    See Also
+    --------
+    SubclassTeacherClassifier : A network trained to invent subclasses.
+    SubclassDistilledStudent : Learns from this teacher's pseudo-subclasses.
+
+    Notes
+    -----
+    With ``e(x)`` the embedding, ``W`` the output layer's weights, ``P`` an
+    orthonormal basis of the complement of ``W``'s row space, and for class
+    ``c`` the mean ``mu_c`` and covariance ``S_c`` of its training rows'
+    embeddings (rows labelled ``c`` in ``y``):
+
+    - ``v_c1..v_ck`` are the top ``k`` eigenvectors of ``P^T S_c P`` (the
+      principal directions of the class's embeddings projected onto the
+      complement), mapped back by ``P`` and mixed by a random orthogonal
+      ``k x k`` matrix ``R_c``;
+    - ``sigma_c`` is the root mean of their ``k`` variances;
+    - ``log q(c, j | x) = log p(c | x) + log_softmax_j(<e(x) - mu_c, v_cj> /
+      (sigma_c * temperature))``, ``p`` the model's ``predict_proba``
+      (clipped at 1e-12).
+
+    So each class's pseudo-subclass probabilities sum to the model's class
+    probability, and the student distils both. Choices made where the paper,
+    as we read it (arXiv 2409.20449, and its review at
+    themoonlight.io), leaves room: PCA per class on centred embeddings after
+    projection onto the null space of the final layer's weights, then a random
+    rotation, as the paper describes; the projections are divided by
+    ``sigma_c`` so that ``temperature`` does not depend on the embedding's
+    units (our addition); the class probability comes from the model itself,
+    so the classes the student learns are exactly the model's. Embedding
+    statistics are accumulated batch by batch
+    (``sklearn_subdistill._data.INFERENCE_BATCH_SIZE`` rows), so memory grows
+    with ``n_classes * n_dims**2``, not with the number of rows. ``X`` must be
+    a numeric array (streams are not read by this estimator).
+
+    References
+    ----------
+    .. [1] N. Loo, F. Iliopoulos, W. Hu and E. Vee, "Linear Projections of
+       Teacher Embeddings for Few-Class Distillation", arXiv:2409.20449, 2024.
+    .. [2] R. Müller, S. Kornblith and G. Hinton, "Subclass Distillation",
+       arXiv:2002.03936, 2020.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> from sklearn_subdistill import EmbeddingSubclassTeacher
+    >>> X, digit = load_digits(return_X_y=True)
+    >>> X, y = X / 16, (digit >= 5).astype(int)
+    >>> mlp = MLPClassifier(hidden_layer_sizes=(32,), max_iter=50, random_state=0)
+    >>> teacher = EmbeddingSubclassTeacher(mlp, n_subclasses=3,
+    ...                                    random_state=0).fit(X, y)
+    >>> teacher.transform(X[:2]).shape
+    (2, 6)
+    >>> teacher.get_feature_names_out()[:2]
+    array(['subclass_0_0', 'subclass_0_1'], dtype=object)
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "n_subclasses": [Interval(Integral, 1, None, closed="left")],
+        "embedding": [StrOptions({"auto"}), callable],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        n_subclasses=5,
+        embedding="auto",
+        temperature=1.0,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.n_subclasses = n_subclasses
+        self.embedding = embedding
+        self.temperature = temperature
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Fit the model (unless frozen) and find each class's directions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples (numeric, finite).
+        y : array-like of shape (n_samples,)
+            Class labels. With a frozen model, every label must be one of its
+            classes and every class needs at least one row.
+
+        Returns
+        -------
+        self : EmbeddingSubclassTeacher
+            The fitted teacher.
+        """
+        for name in ("estimator_", "classes_", "means_", "directions_", "scales_"):
+            self.__dict__.pop(name, None)
+        X_in = X
+        X, y = validate_data(self, X, y, dtype=(np.float64, np.float32))
+        check_classification_targets(y)
+        if isinstance(self.estimator, FrozenEstimator):
+            model = self.estimator
+            try:
+                check_is_fitted(model)
+            except NotFittedError as exc:
+                raise NotFittedError(
+                    f"The estimator is a FrozenEstimator around an unfitted "
+                    f"{type(model.estimator).__name__}: fit it before freezing it, "
+                    "or pass it unfrozen to have it fitted here."
+                ) from exc
+        else:
+            if self.embedding == "auto":
+                _auto_embedding_kind(self.estimator)  # fail before fitting
+            if len(np.unique(y)) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes; "
+                    f"got 1 class ({y[0].tolist()!r})."
+                )
+            model = clone(self.estimator).fit(X_in, y)
+        inner = _unwrap(model)
+        if self.embedding == "auto":
+            _auto_embedding_kind(inner)
+        classes = np.asarray(model.classes_)
+        n_features = getattr(model, "n_features_in_", self.n_features_in_)
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"The estimator was fitted on {n_features} features but X has "
+                f"{self.n_features_in_}."
+            )
+        y_index = np.searchsorted(classes, y)
+        y_index = np.clip(y_index, 0, len(classes) - 1)
+        unknown = classes[y_index] != y
+        if unknown.any():
+            raise ValueError(
+                f"y has labels the estimator does not know: "
+                f"{np.unique(y[unknown]).tolist()[:5]!r}; its classes_ are "
+                f"{classes.tolist()[:10]!r}."
+            )
+        missing = np.setdiff1d(np.arange(len(classes)), y_index)
+        if len(missing):
+            raise ValueError(
+                f"y has no row of class {classes[missing[0]]!r}: every class needs "
+                "training rows to find its directions."
+            )
+
+        embed, output_weights = _embedding_function(inner, self.embedding)
+        means, covariances = _class_moments(embed, X_in, y_index, len(classes))
+        basis = output_null_space(output_weights, means.shape[1])
+        rng = check_random_state(self.random_state)
+        directions, scales = [], []
+        for covariance in covariances:
+            rotation = random_rotation(self.n_subclasses, rng)
+            found, scale = class_directions(
+                covariance, self.n_subclasses, basis=basis, rotation=rotation
+            )
+            directions.append(found)
+            scales.append(scale)
+        self.estimator_ = model
+        self.classes_ = classes
+        self.n_subclasses_ = self.n_subclasses
+        self.means_ = means
+        self.directions_ = np.stack(directions)
+        self.scales_ = np.asarray(scales)
+        return self
+
+    def _batches(self, X):
+        """Validated ``X`` sliced into inference batches (original rows kept)."""
+        check_is_fitted(self)
+        validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
+        for batch in gen_batches(n_samples, _data.INFERENCE_BATCH_SIZE):
+            yield _safe_indexing(X, batch)
+
+    def predict_log_proba(self, X):
+        """Log-probability of each class: the model's, clipped at 1e-12.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Class log-probabilities, columns in the order of ``classes_``.
+        """
+        return np.log(self.predict_proba(X))
+
+    def predict_proba(self, X):
+        """Probability of each class: the model's ``predict_proba``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Class probabilities (clipped at 1e-12), columns in the order of
+            ``classes_``; each class's pseudo-subclasses sum to it.
+        """
+        parts = [self._class_proba(rows) for rows in self._batches(X)]
+        return np.concatenate(parts)
+
+    def _class_proba(self, rows):
+        proba = np.asarray(self.estimator_.predict_proba(rows), dtype=np.float64)
+        return np.clip(proba, _PROBA_FLOOR, 1.0)
+
+    def predict(self, X):
+        """Predict class labels: the most probable class of the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def predict_subclass_log_proba(self, X):
+        """Log-probability of each pseudo-subclass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes * n_subclasses)
+            Column ``c * n_subclasses_ + j`` is
+            ``log p(c | x) + log_softmax_j(projection_cj(x) / temperature)``;
+            the log-sum-exp of each class's block is :meth:`predict_log_proba`.
+        """
+        embed, _ = _embedding_function(_unwrap(self.estimator_), self.embedding)
+        parts = []
+        for rows in self._batches(X):
+            class_log_proba = np.log(self._class_proba(rows))
+            projections = projection_logits(
+                _dense(embed(rows)), self.means_, self.directions_, self.scales_
+            )
+            parts.append(
+                subclass_log_proba(class_log_proba, projections, self.temperature)
+            )
+        return np.concatenate(parts)
+
+    def transform(self, X):
+        """Probability of each pseudo-subclass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes * n_subclasses)
+            Column ``k`` belongs to class ``classes_[k // n_subclasses_]``;
+            summing each class's block gives :meth:`predict_proba`.
+        """
+        return np.exp(self.predict_subclass_log_proba(X))
+
+    def predict_subclass(self, X):
+        """The most probable pseudo-subclass of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        subclass : ndarray of shape (n_samples,) of int
+            Index in ``[0, n_classes * n_subclasses)``, the argmax of
+            :meth:`transform`.
+        """
+        return self.predict_subclass_log_proba(X).argmax(axis=1)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the :meth:`transform` columns: ``subclass_<class>_<j>``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in ``fit``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per pseudo-subclass, ``j`` counting within each class.
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        return np.asarray(
+            [
+                f"subclass_{label}_{j}"
+                for label in self.classes_
+                for j in range(self.n_subclasses_)
+            ],
+            dtype=object,
+        )
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "directions_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+
+# -- embeddings ---------------------------------------------------------------
+
+
+def _unwrap(model):
+    return model.estimator if isinstance(model, FrozenEstimator) else model
+
+
+def _torch_module(model):
+    """The torch module of a SubclassTeacherClassifier or skorch net, or None."""
+    net = getattr(model, "net_", model)
+    module = getattr(net, "module_", None)
+    return getattr(module, "_orig_mod", module)  # the module under torch.compile
+
+
+def _is_torch_model(model):
+    from skorch import NeuralNet
+
+    return isinstance(model, (SubclassNetworkMixin, NeuralNet))
+
+
+def _auto_embedding_kind(model):
+    """How ``embedding="auto"`` reads ``model``; TypeError where it cannot."""
+    model = _unwrap(model)
+    if isinstance(model, Pipeline):
+        return _auto_embedding_kind(model.steps[-1][1])
+    if _is_torch_model(model):
+        return "torch"
+    if isinstance(model, MLPClassifier):
+        return "mlp"
+    raise TypeError(
+        f"Cannot find the embeddings of a {type(model).__name__}: {_EMBEDDING_OPTIONS}"
+    )
+
+
+def _embedding_function(model, embedding):
+    """``(embed(X_batch) -> (n, d) array, output weights (n_out, d) or None)``."""
+    if callable(embedding):
+        return (lambda X: embedding(model, X)), None
+    kind = _auto_embedding_kind(model)
+    if isinstance(model, Pipeline):
+        body = model[:-1]
+        embed, weights = _embedding_function(_unwrap(model.steps[-1][1]), embedding)
+        return (lambda X: embed(body.transform(X))), weights
+    if kind == "mlp":
+        return _mlp_embedding(model)
+    return _torch_embedding(model)
+
+
+_ACTIVATIONS = {
+    "identity": lambda z: z,
+    "logistic": expit,
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+}
+
+
+def _mlp_embedding(model):
+    """Last hidden layer of an MLPClassifier, recomputed from its weights."""
+    activation = _ACTIVATIONS[model.activation]
+    hidden = list(zip(model.coefs_[:-1], model.intercepts_[:-1], strict=True))
+
+    def embed(X):
+        values = np.asarray(X, dtype=np.float64)
+        for weights, bias in hidden:
+            values = activation(values @ weights + bias)
+        return values
+
+    return embed, model.coefs_[-1].T  # (d, n_out) -> (n_out, d)
+
+
+def _torch_embedding(model):
+    """Input of the network's last ``torch.nn.Linear``, via a forward hook."""
+    module = _torch_module(model)
+    linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise TypeError(
+            f"The network of {type(model).__name__} ({type(module).__name__}) has "
+            f"no torch.nn.Linear layer. {_EMBEDDING_OPTIONS}"
+        )
+    last = linears[-1]
+    device = last.weight.device
+
+    def embed(X):
+        captured = []
+        hook = last.register_forward_hook(
+            lambda _, inputs, __: captured.append(inputs[0].detach())
+        )
+        training = module.training
+        try:
+            module.eval()
+            with torch.no_grad():
+                module(torch.as_tensor(np.asarray(X, dtype=np.float32), device=device))
+        finally:
+            hook.remove()
+            module.train(training)
+        # The last call is the one that fed the output (a layer run once).
+        return captured[-1].double().cpu().numpy()
+
+    weights = last.weight.detach().double().cpu().numpy()  # (n_out, d)
+    return embed, weights
+
+
+def _dense(values):
+    if scipy.sparse.issparse(values):
+        values = values.toarray()
+    return np.asarray(values, dtype=np.float64)
+
+
+def _class_moments(embed, X, y_index, n_classes):
+    """Mean and (population) covariance of each class's embeddings.
+
+    One pass in batches: sums are taken around a shift (the first batch's mean
+    of the class) so that large means cost no precision.
+    """
+    counts = np.zeros(n_classes)
+    shifts = sums = scatters = None
+    n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
+    for batch in gen_batches(n_samples, _data.INFERENCE_BATCH_SIZE):
+        values = _dense(embed(_safe_indexing(X, batch)))
+        labels = y_index[batch]
+        if values.ndim != 2 or len(values) != len(labels):
+            raise ValueError(
+                f"The embedding returned an array of shape {values.shape} for "
+                f"{len(labels)} rows; expected (n_samples, n_dims)."
+            )
+        if not np.isfinite(values).all():
+            raise ValueError("The embedding returned non-finite values.")
+        if shifts is None:
+            n_dims = values.shape[1]
+            shifts = np.full((n_classes, n_dims), np.nan)
+            sums = np.zeros((n_classes, n_dims))
+            scatters = np.zeros((n_classes, n_dims, n_dims))
+        for c in np.unique(labels):
+            rows = values[labels == c]
+            if np.isnan(shifts[c, 0]):
+                shifts[c] = rows.mean(axis=0)
+            centred = rows - shifts[c]
+            counts[c] += len(rows)
+            sums[c] += centred.sum(axis=0)
+            scatters[c] += centred.T @ centred
+    offsets = sums / counts[:, None]
+    means = shifts + offsets
+    covariances = scatters / counts[:, None, None] - np.einsum(
+        "cd,ce->cde", offsets, offsets
+    )
+    return means, covariances
