@@ -268,7 +268,7 @@ class EmbeddingSubclassTeacher(
         missing = np.setdiff1d(np.arange(len(classes)), y_index)
         if len(missing):
             raise ValueError(
-                f"y has no row of class {classes[missing[0]]!r}: every class needs "
+                f"y has no row of class {classes[missing[0]].tolist()!r}: every class needs "
                 "training rows to find its directions."
             )
 
@@ -366,6 +366,7 @@ class EmbeddingSubclassTeacher(
             ``log p(c | x) + log_softmax_j(projection_cj(x) / temperature)``;
             the log-sum-exp of each class's block is :meth:`predict_log_proba`.
         """
+        check_is_fitted(self)
         embed, _ = _embedding_function(_unwrap(self.estimator_), self.embedding)
         parts = []
         for rows in self._batches(X):

@@ -117,10 +117,10 @@ def class_directions(covariance, n_directions, *, basis, rotation=None):
         reduced, subset_by_index=[n_allowed - n_directions, n_allowed - 1]
     )
     values, vectors = values[::-1], vectors[:, ::-1]
-    # Eigenvectors are defined up to sign; fix it for reproducibility.
-    signs = np.sign(vectors[np.abs(vectors).argmax(axis=0), range(n_directions)])
-    vectors = vectors * np.where(signs == 0, 1.0, signs)
     directions = (basis @ vectors).T  # (m, k) -> (d, k) -> (k, d)
+    # Eigenvectors are defined up to sign: make each one's largest entry positive.
+    largest = directions[range(n_directions), np.abs(directions).argmax(axis=1)]
+    directions = directions * np.where(largest < 0, -1.0, 1.0)[:, None]
     if rotation is not None:
         directions = np.asarray(rotation, dtype=np.float64) @ directions
     variance = float(np.clip(values, 0.0, None).mean())
