@@ -226,6 +226,7 @@ class EmbeddingSubclassTeacher(
             self.__dict__.pop(name, None)
         X_in = X
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32))
+        X_in = _rows_for_model(X_in, X)
         check_classification_targets(y)
         if isinstance(self.estimator, FrozenEstimator):
             model = self.estimator
@@ -293,11 +294,11 @@ class EmbeddingSubclassTeacher(
         return self
 
     def _batches(self, X):
-        """Validated ``X`` sliced into inference batches (original rows kept)."""
+        """Validated ``X`` sliced into inference batches."""
         check_is_fitted(self)
-        validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
-        for batch in gen_batches(n_samples, _data.INFERENCE_BATCH_SIZE):
+        checked = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = _rows_for_model(X, checked)
+        for batch in gen_batches(len(checked), _data.INFERENCE_BATCH_SIZE):
             yield _safe_indexing(X, batch)
 
     def predict_log_proba(self, X):
@@ -349,7 +350,8 @@ class EmbeddingSubclassTeacher(
         y : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        index = self.predict_proba(X).argmax(axis=1)
+        return self.classes_[index]
 
     def predict_subclass_log_proba(self, X):
         """Log-probability of each pseudo-subclass.
@@ -447,6 +449,12 @@ class EmbeddingSubclassTeacher(
 
 
 # -- embeddings ---------------------------------------------------------------
+
+
+def _rows_for_model(X, checked):
+    """What the model sees: a DataFrame as given (its column names kept), any
+    other input as the validated array."""
+    return X if hasattr(X, "iloc") else checked
 
 
 def _unwrap(model):
@@ -562,8 +570,7 @@ def _class_moments(embed, X, y_index, n_classes):
     """
     counts = np.zeros(n_classes)
     shifts = sums = scatters = None
-    n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
-    for batch in gen_batches(n_samples, _data.INFERENCE_BATCH_SIZE):
+    for batch in gen_batches(X.shape[0], _data.INFERENCE_BATCH_SIZE):
         values = _dense(embed(_safe_indexing(X, batch)))
         labels = y_index[batch]
         if values.ndim != 2 or len(values) != len(labels):

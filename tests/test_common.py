@@ -1,8 +1,13 @@
 """scikit-learn's estimator checks on every public estimator."""
 
+from sklearn.neural_network import MLPClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
+from sklearn_subdistill import (
+    EmbeddingSubclassTeacher,
+    SubclassDistilledStudent,
+    SubclassTeacherClassifier,
+)
 
 # Small networks and enough epochs to pass the checks' accuracy thresholds on
 # their tiny data sets, while keeping the whole run short on two CPU cores.
@@ -28,6 +33,11 @@ ESTIMATORS = [
     SubclassTeacherClassifier(**TEACHER_PARAMS),
     SubclassDistilledStudent(
         teacher=SubclassTeacherClassifier(**TEACHER_PARAMS), **STUDENT_PARAMS
+    ),
+    EmbeddingSubclassTeacher(
+        MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=0),
+        n_subclasses=2,
+        random_state=0,
     ),
 ]
 
