@@ -269,8 +269,8 @@ class EmbeddingSubclassTeacher(
         missing = np.setdiff1d(np.arange(len(classes)), y_index)
         if len(missing):
             raise ValueError(
-                f"y has no row of class {classes[missing[0]].tolist()!r}: every class needs "
-                "training rows to find its directions."
+                f"y has no row of class {classes[missing[0]].tolist()!r}: every "
+                "class needs training rows to find its directions."
             )
 
         embed, output_weights = _embedding_function(inner, self.embedding)
