@@ -13,12 +13,18 @@ from sklearn.frozen import FrozenEstimator
 
 from ._base import FITTED_ATTRIBUTES
 from ._params import resolve_device
+from .embedding import EmbeddingSubclassTeacher
 from .student import SubclassDistilledStudent
 from .teacher import SubclassTeacherClassifier
 
 #: The only classes a file can name, looked up by name, never imported.
 CLASSES = {
-    cls.__name__: cls for cls in (SubclassTeacherClassifier, SubclassDistilledStudent)
+    cls.__name__: cls
+    for cls in (
+        SubclassTeacherClassifier,
+        SubclassDistilledStudent,
+        EmbeddingSubclassTeacher,
+    )
 }
 SCALARS = (type(None), bool, int, float, str)
 #: Kinds of numpy dtype ``classes_`` may have in a file.
@@ -67,12 +73,59 @@ class Loader:
             return None
         estimator = cls(**decoded)
         fitted = encoded.get("fitted")
+        if cls is EmbeddingSubclassTeacher:
+            return self.embedding_teacher(estimator, fitted, prefix)
         if fitted is None:
             return estimator._restore(None, device="cpu")
         attributes = self.restore(estimator, fitted, prefix)
         if attributes.get("teacher_") == {"__param__": "teacher"}:
             attributes["teacher_"] = estimator.teacher
         return estimator._restore(attributes, device=self.device_for(fitted))
+
+    def embedding_teacher(self, estimator, fitted, prefix):
+        """An EmbeddingSubclassTeacher from its record (see ``persistence``)."""
+        estimator._validate_params()
+        if fitted is None:
+            return estimator
+        expect(isinstance(fitted, dict), "fitted state")
+        inner = fitted.get("estimator")
+        if inner == {"__param__": "estimator"}:
+            model = estimator.estimator
+        else:
+            expect(isinstance(inner, dict) and "__estimator__" in inner, "estimator_")
+            model = self.value(inner, prefix + "estimator")
+        if self.missing:
+            return None
+        arrays = {}
+        for name in ("means", "directions", "scales"):
+            value = fitted.get(name)
+            expect(
+                isinstance(value, torch.Tensor) and value.dtype == torch.float64,
+                name + "_",
+            )
+            arrays[name] = value.numpy().copy()
+        classes = self._decode_classes(fitted, prefix)
+        n_subclasses = self._decode_int(fitted, "n_subclasses")
+        n_classes, n_dims = (
+            arrays["means"].shape if arrays["means"].ndim == 2 else (0, 0)
+        )
+        expect(
+            n_classes == len(classes)
+            and arrays["directions"].shape == (n_classes, n_subclasses, n_dims)
+            and arrays["scales"].shape == (n_classes,),
+            "shapes of means_, directions_ and scales_",
+        )
+        estimator.estimator_ = model
+        estimator.classes_ = classes
+        estimator.n_subclasses_ = n_subclasses
+        estimator.n_features_in_ = self._decode_int(fitted, "n_features_in")
+        names = self._decode_feature_names_in(fitted, prefix)
+        if names is not None:
+            estimator.feature_names_in_ = names
+        estimator.means_ = arrays["means"]
+        estimator.directions_ = arrays["directions"]
+        estimator.scales_ = arrays["scales"]
+        return estimator
 
     def value(self, value, key):
         if isinstance(value, list):

@@ -23,6 +23,7 @@ from sklearn.frozen import FrozenEstimator
 
 from ._base import FITTED_ATTRIBUTES, SubclassNetworkMixin
 from ._loading import LABEL_KINDS, SCALARS, Loader, expect
+from .embedding import EmbeddingSubclassTeacher
 
 __all__ = ["load", "save"]
 
@@ -36,10 +37,15 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : SubclassTeacherClassifier or SubclassDistilledStudent
+    estimator : SubclassTeacherClassifier, SubclassDistilledStudent or \
+            EmbeddingSubclassTeacher
         The estimator, fitted or not. A student's fitted teacher is saved with
-        it when it is a :class:`SubclassTeacherClassifier` (possibly wrapped
-        in :class:`~sklearn.frozen.FrozenEstimator`).
+        it when it is a :class:`SubclassTeacherClassifier` or an
+        :class:`EmbeddingSubclassTeacher` around one (possibly wrapped in
+        :class:`~sklearn.frozen.FrozenEstimator`). An
+        :class:`EmbeddingSubclassTeacher` is saved only around a
+        :class:`SubclassTeacherClassifier`: its directions as tensors, a
+        callable ``embedding`` by name (pass it back to :func:`load`).
     path : str, os.PathLike or binary file object
         Where to write. The file is a ``torch.save`` archive that holds only
         tensors and plain Python data.
@@ -72,11 +78,18 @@ def save(estimator, path):
     >>> bool((restored.predict_proba(X) == model.predict_proba(X)).all())
     True
     """
-    if not isinstance(estimator, SubclassNetworkMixin):
+    if isinstance(estimator, EmbeddingSubclassTeacher) and not _saveable(estimator):
         raise TypeError(
-            "save stores SubclassTeacherClassifier and SubclassDistilledStudent "
-            f"estimators, got {type(estimator).__name__}; use joblib or skops for "
-            "other objects."
+            "save stores an EmbeddingSubclassTeacher only around a "
+            "SubclassTeacherClassifier (possibly in a FrozenEstimator); this one "
+            f"wraps {_describe(_unwrap(estimator.estimator))}, which the file "
+            "cannot hold as data. Use joblib or skops for it."
+        )
+    if not _saveable(estimator):
+        raise TypeError(
+            "save stores SubclassTeacherClassifier, SubclassDistilledStudent and "
+            "EmbeddingSubclassTeacher estimators, got "
+            f"{type(estimator).__name__}; use joblib or skops for other objects."
         )
     payload = {
         "format": FORMAT,
@@ -105,7 +118,8 @@ def load(path, *, device=None, params=None):
 
     Returns
     -------
-    estimator : SubclassTeacherClassifier or SubclassDistilledStudent
+    estimator : SubclassTeacherClassifier, SubclassDistilledStudent or \
+            EmbeddingSubclassTeacher
         The estimator, fitted if it was fitted when saved.
 
     See Also
@@ -191,11 +205,28 @@ def _encode_estimator(estimator):
         key: _encode_param(value)
         for key, value in estimator.get_params(deep=False).items()
     }
+    if isinstance(estimator, EmbeddingSubclassTeacher):
+        fitted = hasattr(estimator, "directions_")
+        encode = _encode_embedding_fitted
+    else:
+        fitted = hasattr(estimator, "net_")
+        encode = _encode_fitted
     return {
         "class": type(estimator).__name__,
         "params": params,
-        "fitted": _encode_fitted(estimator) if hasattr(estimator, "net_") else None,
+        "fitted": encode(estimator) if fitted else None,
     }
+
+
+def _unwrap(value):
+    return value.estimator if isinstance(value, FrozenEstimator) else value
+
+
+def _saveable(value):
+    """Whether the file can hold ``value`` (an estimator) as data."""
+    if isinstance(value, EmbeddingSubclassTeacher):
+        return isinstance(_unwrap(value.estimator), SubclassNetworkMixin)
+    return isinstance(value, SubclassNetworkMixin)
 
 
 def _encode_param(value):
@@ -203,11 +234,9 @@ def _encode_param(value):
     plain = _plain(value)
     if plain is not _NOT_PLAIN:
         return plain
-    if isinstance(value, SubclassNetworkMixin):
+    if _saveable(value):
         return {"__estimator__": _encode_estimator(value)}
-    if isinstance(value, FrozenEstimator) and isinstance(
-        value.estimator, SubclassNetworkMixin
-    ):
+    if isinstance(value, FrozenEstimator) and _saveable(value.estimator):
         return {"__frozen__": _encode_estimator(value.estimator)}
     return {"__unsaved__": _describe(value)}
 
@@ -314,6 +343,27 @@ def _encode_fitted(estimator):
     for name in FITTED_ATTRIBUTES:
         record.update(_ENCODERS[name](estimator))
     return record
+
+
+def _encode_embedding_fitted(estimator):
+    """An EmbeddingSubclassTeacher's fitted state: its model and its directions."""
+    model = estimator.estimator_
+    return {
+        **_encode_classes(estimator),
+        "n_subclasses": int(estimator.n_subclasses_),
+        "n_features_in": int(estimator.n_features_in_),
+        **_encode_feature_names(estimator),
+        "estimator": (
+            {"__param__": "estimator"}
+            if model is estimator.estimator  # a FrozenEstimator: stored once
+            else _encode_param(model)
+        ),
+        "means": torch.from_numpy(np.array(estimator.means_, dtype=np.float64)),
+        "directions": torch.from_numpy(
+            np.array(estimator.directions_, dtype=np.float64)
+        ),
+        "scales": torch.from_numpy(np.array(estimator.scales_, dtype=np.float64)),
+    }
 
 
 def _encode_teacher(estimator):

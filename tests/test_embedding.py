@@ -21,6 +21,8 @@ from sklearn_subdistill import (
     SubclassDistilledStudent,
     SubclassTeacherClassifier,
     _data,
+    load,
+    save,
 )
 from sklearn_subdistill.embedding import _embedding_function
 from sklearn_subdistill.metrics import subclass_recovery_score
@@ -320,3 +322,62 @@ def test_unfitted_and_wrong_width_errors(digits2):
     with pytest.raises(ValueError, match="X has 3 features"):
         teacher.transform(X_test[:, :3])
     assert list(teacher.get_feature_names_out()[:2]) == ["subclass_0_0", "subclass_0_1"]
+
+
+def _embedding_of_network(model, X):
+    return model.predict_proba(X)  # any deterministic function of the model
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_save_and_load_around_a_network(digits2, tmp_path, frozen):
+    X_train, X_test, y_train, *_ = digits2
+    network = _network()
+    if frozen:
+        network = FrozenEstimator(network.fit(X_train, y_train))
+    teacher = EmbeddingSubclassTeacher(network, n_subclasses=3, random_state=0)
+    teacher.fit(X_train, y_train)
+    path = tmp_path / "teacher.pt"
+    save(teacher, path)
+    restored = load(path)
+    assert type(restored) is EmbeddingSubclassTeacher
+    assert restored.get_params()["n_subclasses"] == 3
+    if frozen:
+        assert restored.estimator_ is restored.estimator
+    assert_allclose(
+        restored.predict_subclass_log_proba(X_test),
+        teacher.predict_subclass_log_proba(X_test),
+    )
+    assert_array_equal(restored.directions_, teacher.directions_)
+
+
+def test_save_and_load_a_student_of_embedding_subclasses(digits2, tmp_path):
+    X_train, X_test, y_train, *_ = digits2
+    teacher = EmbeddingSubclassTeacher(_network(), n_subclasses=2, random_state=0)
+    student = SubclassDistilledStudent(teacher=teacher, **{**STUDENT, "max_epochs": 2})
+    student.fit(X_train, y_train)
+    save(student, tmp_path / "student.pt")
+    restored = load(tmp_path / "student.pt")
+    assert isinstance(restored.teacher_, EmbeddingSubclassTeacher)
+    assert_allclose(
+        restored.teacher_.transform(X_test), student.teacher_.transform(X_test)
+    )
+    assert_allclose(restored.predict_proba(X_test), student.predict_proba(X_test))
+
+
+def test_save_needs_a_network_inside_and_the_callable_back(digits2, tmp_path):
+    X_train, X_test, y_train, *_ = digits2
+    teacher = EmbeddingSubclassTeacher(_mlp(max_iter=5), n_subclasses=2).fit(
+        X_train, y_train
+    )
+    with pytest.raises(TypeError, match=r"only around a SubclassTeacherClassifier"):
+        save(teacher, tmp_path / "mlp.pt")
+    teacher = EmbeddingSubclassTeacher(
+        _network(), n_subclasses=2, embedding=_embedding_of_network, random_state=0
+    ).fit(X_train, y_train)
+    save(teacher, tmp_path / "callable.pt")
+    with pytest.raises(ValueError, match="embedding"):
+        load(tmp_path / "callable.pt")
+    restored = load(
+        tmp_path / "callable.pt", params={"embedding": _embedding_of_network}
+    )
+    assert_allclose(restored.transform(X_test), teacher.transform(X_test))
