@@ -8,6 +8,7 @@ ORDER = [
     "plot_digits_subclasses.py",
     "plot_grid_search.py",
     "plot_distill_gradient_boosting.py",
+    "plot_embedding_subclasses.py",
     "plot_custom_network.py",
     "plot_semi_supervised.py",
     "plot_data_on_disk.py",
