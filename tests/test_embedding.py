@@ -1,6 +1,7 @@
 """EmbeddingSubclassTeacher: embeddings of every kind, distillation, errors."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from torch.utils.data import TensorDataset
 
 from sklearn_subdistill import (
     EmbeddingSubclassTeacher,
@@ -381,3 +383,29 @@ def test_save_needs_a_network_inside_and_the_callable_back(digits2, tmp_path):
         tmp_path / "callable.pt", params={"embedding": _embedding_of_network}
     )
     assert_allclose(restored.transform(X_test), teacher.transform(X_test))
+
+
+def test_dataframe_columns_reach_the_model(digits2):
+    pd = pytest.importorskip("pandas")
+    X_train, X_test, y_train, *_ = digits2
+    columns = [f"pixel_{i}" for i in range(X_train.shape[1])]
+    frame = pd.DataFrame(X_train, columns=columns)
+    teacher = EmbeddingSubclassTeacher(_mlp(), n_subclasses=2, random_state=0)
+    teacher.fit(frame, y_train)
+    assert list(teacher.feature_names_in_) == columns
+    assert list(teacher.estimator_.feature_names_in_) == columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no feature-name warning
+        on_frame = teacher.transform(pd.DataFrame(X_test, columns=columns))
+    assert on_frame.shape == (len(X_test), 4)
+
+
+def test_frozen_teacher_distils_on_a_stream(digits2):
+    X_train, X_test, y_train, y_test, *_ = digits2
+    teacher = EmbeddingSubclassTeacher(_mlp(), n_subclasses=3, random_state=0)
+    teacher.fit(X_train, y_train)
+    stream = TensorDataset(torch.as_tensor(X_train), torch.as_tensor(y_train))
+    student = SubclassDistilledStudent(teacher=FrozenEstimator(teacher), **STUDENT)
+    student.fit(stream)
+    assert student.n_subclasses_ == 3
+    assert student.score(X_test, y_test) > 0.85
