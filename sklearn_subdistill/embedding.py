@@ -146,18 +146,25 @@ class EmbeddingSubclassTeacher(
       (clipped at 1e-12).
 
     So each class's pseudo-subclass probabilities sum to the model's class
-    probability, and the student distils both. Choices made where the paper,
-    as we read it (arXiv 2409.20449, and its review at
-    themoonlight.io), leaves room: PCA per class on centred embeddings after
-    projection onto the null space of the final layer's weights, then a random
-    rotation, as the paper describes; the projections are divided by
-    ``sigma_c`` so that ``temperature`` does not depend on the embedding's
-    units (our addition); the class probability comes from the model itself,
-    so the classes the student learns are exactly the model's. Embedding
-    statistics are accumulated batch by batch
+    probability, and the student distils both.
+
+    What follows the paper and what is ours: per-class PCA of the embeddings
+    after projection onto the null space of the final layer's weights, and a
+    random rotation of the principal directions, are LELP's steps as its
+    abstract and a published review (themoonlight.io) describe them; we could
+    not read the paper's exact formula for the pseudo-subclass logits. Ours
+    are centred projections divided by ``sigma_c`` (so that ``temperature``
+    does not depend on the embedding's units), split within each class by a
+    softmax and added to the model's own class log-probability (so the
+    classes the student learns are exactly the model's). Class statistics use
+    the labels ``y``, not the model's predictions, and the population
+    covariance.
+
+    Embedding statistics are accumulated batch by batch
     (``sklearn_subdistill._data.INFERENCE_BATCH_SIZE`` rows), so memory grows
     with ``n_classes * n_dims**2``, not with the number of rows. ``X`` must be
-    a numeric array (streams are not read by this estimator).
+    a numeric array; a student can still distil this teacher on a stream when
+    it is fitted and frozen, since the student passes it arrays.
 
     References
     ----------
