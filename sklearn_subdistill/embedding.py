@@ -3,9 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse
-import torch
-from scipy.special import expit
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -16,8 +13,6 @@ from sklearn.base import (
 )
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, check_random_state, gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -28,7 +23,14 @@ from sklearn.utils.validation import (
 )
 
 from . import _data
-from ._base import SubclassNetworkMixin
+from ._embeddings import (
+    as_dense,
+    auto_embedding_kind,
+    class_moments,
+    embedding_function,
+    rows_for_model,
+    unwrap_frozen,
+)
 from .projections import (
     class_directions,
     output_null_space,
@@ -41,14 +43,6 @@ __all__ = ["EmbeddingSubclassTeacher"]
 
 #: Class probabilities are clipped here before the log.
 _PROBA_FLOOR = 1e-12
-
-_EMBEDDING_OPTIONS = (
-    "embedding='auto' works for a SubclassTeacherClassifier or any fitted skorch "
-    "net (the input of the network's last torch.nn.Linear), an MLPClassifier (its "
-    "last hidden layer) and a Pipeline ending in one of these; for any other model "
-    "pass a callable embedding(estimator, X) -> array of shape (n_samples, "
-    "n_dims), e.g. the leaf values of a gradient boosting model."
-)
 
 
 class EmbeddingSubclassTeacher(
@@ -233,7 +227,7 @@ class EmbeddingSubclassTeacher(
             self.__dict__.pop(name, None)
         X_in = X
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32))
-        X_in = _rows_for_model(X_in, X)
+        X_in = rows_for_model(X_in, X)
         check_classification_targets(y)
         if isinstance(self.estimator, FrozenEstimator):
             model = self.estimator
@@ -247,16 +241,16 @@ class EmbeddingSubclassTeacher(
                 ) from exc
         else:
             if self.embedding == "auto":
-                _auto_embedding_kind(self.estimator)  # fail before fitting
+                auto_embedding_kind(self.estimator)  # fail before fitting
             if len(np.unique(y)) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes; "
                     f"got 1 class ({y[0].tolist()!r})."
                 )
             model = clone(self.estimator).fit(X_in, y)
-        inner = _unwrap(model)
+        inner = unwrap_frozen(model)
         if self.embedding == "auto":
-            _auto_embedding_kind(inner)
+            auto_embedding_kind(inner)
         classes = np.asarray(model.classes_)
         n_features = getattr(model, "n_features_in_", self.n_features_in_)
         if n_features != self.n_features_in_:
@@ -280,8 +274,8 @@ class EmbeddingSubclassTeacher(
                 "class needs training rows to find its directions."
             )
 
-        embed, output_weights = _embedding_function(inner, self.embedding)
-        means, covariances = _class_moments(embed, X_in, y_index, len(classes))
+        embed, output_weights = embedding_function(inner, self.embedding)
+        means, covariances = class_moments(embed, X_in, y_index, len(classes))
         basis = output_null_space(output_weights, means.shape[1])
         rng = check_random_state(self.random_state)
         directions, scales = [], []
@@ -304,7 +298,7 @@ class EmbeddingSubclassTeacher(
         """Validated ``X`` sliced into inference batches."""
         check_is_fitted(self)
         checked = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        X = _rows_for_model(X, checked)
+        X = rows_for_model(X, checked)
         for batch in gen_batches(len(checked), _data.INFERENCE_BATCH_SIZE):
             yield _safe_indexing(X, batch)
 
@@ -376,12 +370,12 @@ class EmbeddingSubclassTeacher(
             the log-sum-exp of each class's block is :meth:`predict_log_proba`.
         """
         check_is_fitted(self)
-        embed, _ = _embedding_function(_unwrap(self.estimator_), self.embedding)
+        embed, _ = embedding_function(unwrap_frozen(self.estimator_), self.embedding)
         parts = []
         for rows in self._batches(X):
             class_log_proba = np.log(self._class_proba(rows))
             projections = projection_logits(
-                _dense(embed(rows)), self.means_, self.directions_, self.scales_
+                as_dense(embed(rows)), self.means_, self.directions_, self.scales_
             )
             parts.append(
                 subclass_log_proba(class_log_proba, projections, self.temperature)
@@ -453,156 +447,3 @@ class EmbeddingSubclassTeacher(
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
-
-
-# -- embeddings ---------------------------------------------------------------
-
-
-def _rows_for_model(X, checked):
-    """What the model sees: a DataFrame as given (its column names kept), any
-    other input as the validated array."""
-    return X if hasattr(X, "iloc") else checked
-
-
-def _unwrap(model):
-    return model.estimator if isinstance(model, FrozenEstimator) else model
-
-
-def _torch_module(model):
-    """The torch module of a SubclassTeacherClassifier or skorch net, or None."""
-    net = getattr(model, "net_", model)
-    module = getattr(net, "module_", None)
-    return getattr(module, "_orig_mod", module)  # the module under torch.compile
-
-
-def _is_torch_model(model):
-    from skorch import NeuralNet
-
-    return isinstance(model, (SubclassNetworkMixin, NeuralNet))
-
-
-def _auto_embedding_kind(model):
-    """How ``embedding="auto"`` reads ``model``; TypeError where it cannot."""
-    model = _unwrap(model)
-    if isinstance(model, Pipeline):
-        return _auto_embedding_kind(model.steps[-1][1])
-    if _is_torch_model(model):
-        return "torch"
-    if isinstance(model, MLPClassifier):
-        return "mlp"
-    raise TypeError(
-        f"Cannot find the embeddings of a {type(model).__name__}: {_EMBEDDING_OPTIONS}"
-    )
-
-
-def _embedding_function(model, embedding):
-    """``(embed(X_batch) -> (n, d) array, output weights (n_out, d) or None)``."""
-    if callable(embedding):
-        return (lambda X: embedding(model, X)), None
-    kind = _auto_embedding_kind(model)
-    if isinstance(model, Pipeline):
-        body = model[:-1]
-        embed, weights = _embedding_function(_unwrap(model.steps[-1][1]), embedding)
-        return (lambda X: embed(body.transform(X))), weights
-    if kind == "mlp":
-        return _mlp_embedding(model)
-    return _torch_embedding(model)
-
-
-_ACTIVATIONS = {
-    "identity": lambda z: z,
-    "logistic": expit,
-    "tanh": np.tanh,
-    "relu": lambda z: np.maximum(z, 0.0),
-}
-
-
-def _mlp_embedding(model):
-    """Last hidden layer of an MLPClassifier, recomputed from its weights."""
-    activation = _ACTIVATIONS[model.activation]
-    hidden = list(zip(model.coefs_[:-1], model.intercepts_[:-1], strict=True))
-
-    def embed(X):
-        values = np.asarray(X, dtype=np.float64)
-        for weights, bias in hidden:
-            values = activation(values @ weights + bias)
-        return values
-
-    return embed, model.coefs_[-1].T  # (d, n_out) -> (n_out, d)
-
-
-def _torch_embedding(model):
-    """Input of the network's last ``torch.nn.Linear``, via a forward hook."""
-    module = _torch_module(model)
-    linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
-    if not linears:
-        raise TypeError(
-            f"The network of {type(model).__name__} ({type(module).__name__}) has "
-            f"no torch.nn.Linear layer. {_EMBEDDING_OPTIONS}"
-        )
-    last = linears[-1]
-    device = last.weight.device
-
-    def embed(X):
-        captured = []
-        hook = last.register_forward_hook(
-            lambda _, inputs, __: captured.append(inputs[0].detach())
-        )
-        training = module.training
-        try:
-            module.eval()
-            with torch.no_grad():
-                module(torch.as_tensor(np.asarray(X, dtype=np.float32), device=device))
-        finally:
-            hook.remove()
-            module.train(training)
-        # The last call is the one that fed the output (a layer run once).
-        return captured[-1].double().cpu().numpy()
-
-    weights = last.weight.detach().double().cpu().numpy()  # (n_out, d)
-    return embed, weights
-
-
-def _dense(values):
-    if scipy.sparse.issparse(values):
-        values = values.toarray()
-    return np.asarray(values, dtype=np.float64)
-
-
-def _class_moments(embed, X, y_index, n_classes):
-    """Mean and (population) covariance of each class's embeddings.
-
-    One pass in batches: sums are taken around a shift (the first batch's mean
-    of the class) so that large means cost no precision.
-    """
-    counts = np.zeros(n_classes)
-    shifts = sums = scatters = None
-    for batch in gen_batches(X.shape[0], _data.INFERENCE_BATCH_SIZE):
-        values = _dense(embed(_safe_indexing(X, batch)))
-        labels = y_index[batch]
-        if values.ndim != 2 or len(values) != len(labels):
-            raise ValueError(
-                f"The embedding returned an array of shape {values.shape} for "
-                f"{len(labels)} rows; expected (n_samples, n_dims)."
-            )
-        if not np.isfinite(values).all():
-            raise ValueError("The embedding returned non-finite values.")
-        if shifts is None:
-            n_dims = values.shape[1]
-            shifts = np.full((n_classes, n_dims), np.nan)
-            sums = np.zeros((n_classes, n_dims))
-            scatters = np.zeros((n_classes, n_dims, n_dims))
-        for c in np.unique(labels):
-            rows = values[labels == c]
-            if np.isnan(shifts[c, 0]):
-                shifts[c] = rows.mean(axis=0)
-            centred = rows - shifts[c]
-            counts[c] += len(rows)
-            sums[c] += centred.sum(axis=0)
-            scatters[c] += centred.T @ centred
-    offsets = sums / counts[:, None]
-    means = shifts + offsets
-    covariances = scatters / counts[:, None, None] - np.einsum(
-        "cd,ce->cde", offsets, offsets
-    )
-    return means, covariances

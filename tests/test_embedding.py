@@ -26,7 +26,7 @@ from sklearn_subdistill import (
     load,
     save,
 )
-from sklearn_subdistill.embedding import _embedding_function
+from sklearn_subdistill._embeddings import embedding_function
 from sklearn_subdistill.metrics import subclass_recovery_score
 
 from .conftest import FAST
@@ -90,7 +90,7 @@ def test_auto_embedding_is_the_input_of_the_output_layer(digits2, kind):
     teacher.fit(X_train, y_train)
     _check_subclass_outputs(teacher, X_test)
     model = teacher.estimator_
-    embed, weights = _embedding_function(model, "auto")
+    embed, weights = embedding_function(model, "auto")
     # The output layer applied to the embedding gives the model's output.
     if kind == "network":
         last = model.net_.module_.layers[-1]
