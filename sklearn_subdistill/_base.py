@@ -69,11 +69,17 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
     - ``_extra_targets(X)`` (or None): targets besides the class index, a
       tuple of arrays with one row per row of ``X`` (the student's teacher
       logits);
-    - ``_make_criterion(n_classes)``: the training loss.
+    - ``_make_criterion(n_classes)``: the training loss;
+    - ``_network_config(config, n_classes, n_subclasses)``: the network, if
+      it is not the configured module itself (the teacher's subclass head).
     """
 
     _semi_supervised = False
     _extra_targets = None
+
+    def _network_config(self, config, n_classes, n_subclasses):
+        """The configuration the net is built from, once the classes are known."""
+        return config
 
     # -- training -------------------------------------------------------------
 
@@ -87,6 +93,7 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
             self.__dict__.pop(attribute, None)
         data = read_training_data(self, X, y, semi_supervised=self._semi_supervised)
         classes, n_subclasses = self._fit_classes(data)
+        config = self._network_config(config, len(classes), n_subclasses)
         dataset, stratify = data.dataset(classes, self._extra_targets, config.device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         net = make_net(
@@ -121,6 +128,7 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
         for name, value in fitted.items():
             setattr(self, name, value)
         n_classes = len(self.classes_)
+        config = self._network_config(config, n_classes, self.n_subclasses_)
         net = make_net(
             self,
             config,

@@ -104,7 +104,9 @@ def _mlp_embedding(model):
 def _torch_embedding(model):
     """Input of the network's last ``torch.nn.Linear``, via a forward hook."""
     module = _torch_module(model)
-    linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    # A teacher with a separate subclass head: the class network's embedding.
+    body = getattr(module, "body", module)
+    linears = [m for m in body.modules() if isinstance(m, torch.nn.Linear)]
     if not linears:
         raise TypeError(
             f"The network of {type(model).__name__} ({type(module).__name__}) has "

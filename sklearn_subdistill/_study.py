@@ -1,23 +1,44 @@
-"""The low-data study: three students at several labelled-data sizes.
+"""The paper-protocol study: students of a teacher that knows more than they do.
 
-Shared by ``python -m sklearn_subdistill`` and ``benchmarks/low_data.py``.
+Shared by ``python -m sklearn_subdistill`` and ``benchmarks/paper_protocol.py``.
+For each seed the data are split into train and test (stratified) and scaled;
+the teachers are fitted on *all* training rows (as in the paper and its demo);
+students of the same small network then learn from a labelled fraction of the
+training rows, either alone ("low data") or with the other training rows
+unlabelled, ``y=-1`` ("transfer"). Beside them, what a user would pick
+instead, on the same labelled rows: scikit-learn's ``MLPClassifier`` of the
+student's size trained to convergence, ``HistGradientBoostingClassifier`` and
+``LogisticRegression``.
 """
 
 import math
 import time
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
+from .embedding import EmbeddingSubclassTeacher
 from .metrics import subclass_recovery_score
 from .student import SubclassDistilledStudent
 from .teacher import SubclassTeacherClassifier
 
-#: The three ways a student can be trained, in table order.
-METHODS = ("labels only", "conventional", "subclass")
+#: Students, in table order: what each learns from.
+METHODS = ("labels only", "conventional", "subclass", "paper loss", "embedding")
+#: Other teacher designs a study can add, by name: their teacher parameters.
+DESIGNS = {
+    "separate network": {"subclass_head": "separate"},
+    "within-class aux": {"aux_scope": "within"},
+}
+#: What a user would train instead on the labelled rows.
+BASELINES = ("MLPClassifier", "HistGradientBoosting", "LogisticRegression")
+REGIMES = ("low data", "transfer")
 
 
 def epochs_for_steps(n_rows, batch_size, steps):
@@ -25,109 +46,187 @@ def epochs_for_steps(n_rows, batch_size, steps):
     return max(1, math.ceil(steps / math.ceil(n_rows / batch_size)))
 
 
-def low_data_study(
+def score(y_true, proba, metric):
+    """Accuracy, or ROC AUC of the positive class (binary imbalanced data)."""
+    if metric == "roc_auc":
+        return roc_auc_score(y_true, proba[:, 1])
+    return accuracy_score(y_true, proba.argmax(axis=1))
+
+
+def fit_teachers(X, y, *, seed, n_subclasses=5, teacher_params=None, designs=()):
+    """The study's teachers, fitted on ``(X, y)``, by student method name.
+
+    ``conventional`` is the 1-subclass twin of ``subclass`` (the package's
+    defaults); ``paper loss`` is the paper's single-head network; ``embedding``
+    splits the twin's classes by projections of its embeddings; ``designs``
+    names entries of :data:`DESIGNS` to add.
+    """
+    params = {"random_state": seed, "n_subclasses": n_subclasses}
+    params.update(teacher_params or {})
+    variants = {
+        "conventional": {"n_subclasses": 1, "aux_weight": 0},
+        "subclass": {},
+        "paper loss": {"subclass_head": "shared"},
+        **{name: DESIGNS[name] for name in designs},
+    }
+    teachers = {
+        name: SubclassTeacherClassifier(**{**params, **variant}).fit(X, y)
+        for name, variant in variants.items()
+    }
+    teachers["embedding"] = EmbeddingSubclassTeacher(
+        FrozenEstimator(teachers["conventional"]),
+        n_subclasses=n_subclasses,
+        random_state=seed,
+    ).fit(X, y)
+    return teachers
+
+
+def _baselines(X, y, X_test, y_test, *, seed, hidden, metric):
+    models = {
+        "MLPClassifier": MLPClassifier(hidden, max_iter=2000, random_state=seed),
+        "HistGradientBoosting": HistGradientBoostingClassifier(random_state=seed),
+        "LogisticRegression": LogisticRegression(max_iter=2000),
+    }
+    return {
+        name: score(y_test, model.fit(X, y).predict_proba(X_test), metric)
+        for name, model in models.items()
+    }
+
+
+def _students(teachers, X, y, X_test, y_test, *, seed, params, steps, metric):
+    """Scores of one student per method on ``(X, y)`` (``-1``: unlabelled)."""
+    labelled = y != -1
+    out = {}
+    for method in ("labels only", *teachers):
+        kwargs = {"random_state": seed, **params}
+        rows_X, rows_y = X, y
+        if method == "labels only":
+            kwargs["alpha"] = 0.0
+            rows_X, rows_y = X[labelled], y[labelled]
+        kwargs["max_epochs"] = epochs_for_steps(
+            len(rows_y), kwargs.get("batch_size", 256), steps
+        )
+        source = "conventional" if method == "labels only" else method
+        student = SubclassDistilledStudent(
+            teacher=FrozenEstimator(teachers[source]), **kwargs
+        )
+        student.fit(rows_X, rows_y)
+        out[method] = score(y_test, student.predict_proba(X_test), metric)
+    return out
+
+
+def _teacher_row(teachers, X_test, y_test, hidden_test, metric):
+    row = {
+        f"teacher {name}": score(y_test, t.predict_proba(X_test), metric)
+        for name, t in teachers.items()
+        if name != "embedding"  # its classes are the conventional teacher's
+    }
+    if hidden_test is not None:
+        for name in set(teachers) - {"conventional"}:
+            predicted = teachers[name].predict_subclass(X_test)
+            row[f"recovery {name}"] = subclass_recovery_score(hidden_test, predicted)
+    return row
+
+
+def paper_protocol_study(
     X,
     y,
-    y_hidden,
+    y_hidden=None,
     *,
-    fractions=(0.05, 0.1, 0.25, 1.0),
+    fractions=(0.05, 0.2),
     seeds=(0, 1, 2, 3, 4),
+    metric="accuracy",
     n_subclasses=5,
     teacher_params=None,
     student_params=None,
-    teacher_steps=1000,
-    student_steps=1000,
+    student_steps=500,
     test_size=0.3,
+    designs=(),
     progress=True,
 ):
-    """Train teachers and three students per labelled fraction and seed.
+    """Run the study; one row per (seed, fraction, regime).
 
-    For each seed the data are split into train and test (stratified); for
-    each fraction a stratified labelled subset of the training rows is drawn.
-    On that subset a subclass teacher (``n_subclasses``) and a conventional
-    teacher (one subclass, no auxiliary loss) are fitted, then three students
-    with the same network on the same rows: labels only (``alpha=0``),
-    distilled from the conventional teacher, and from the subclass teacher.
-    Every network gets about the same number of optimiser steps whatever the
-    subset's size.
-
-    Returns
-    -------
-    rows : list of dict
-        One row per (fraction, seed) with test accuracies, the subclass
-        teacher's recovery of ``y_hidden`` and wall time.
+    Each row holds the test score of every student method and baseline, the
+    teachers' scores and, when ``y_hidden`` is given, the recovery of the
+    hidden labels by each teacher's subclasses. Students get about
+    ``student_steps`` optimiser steps whatever their number of rows.
     """
     teacher_params = {"device": "cpu", **(teacher_params or {})}
-    student_params = {"device": "cpu", **(student_params or {})}
-    batch = {
-        "teacher": teacher_params.get("batch_size", 256),
-        "student": student_params.get("batch_size", 256),
-    }
+    student_params = {
+        "device": "cpu", "hidden_layer_sizes": (32,), **(student_params or {})
+    }  # fmt: skip
     rows = []
-    runs = [(seed, fraction) for seed in seeds for fraction in fractions]
-    for seed, fraction in tqdm(runs, disable=not progress, desc="low-data study"):
+    for seed in tqdm(seeds, disable=not progress, desc="paper-protocol study"):
         start = time.perf_counter()
-        X_train, X_test, y_train, y_test, _, hidden_test = train_test_split(
-            X, y, y_hidden, test_size=test_size, random_state=seed, stratify=y
-        )
-        if fraction < 1:
-            X_train, _, y_train, _ = train_test_split(
-                X_train,
-                y_train,
-                train_size=fraction,
-                random_state=seed,
+        parts = train_test_split(
+            X, y, *([] if y_hidden is None else [y_hidden]),
+            test_size=test_size, random_state=seed, stratify=y,
+        )  # fmt: skip
+        X_train, X_test, y_train, y_test = parts[:4]
+        hidden_test = parts[5] if y_hidden is not None else None
+        scaler = StandardScaler().fit(X_train)
+        X_train = scaler.transform(X_train).astype(np.float32)
+        X_test = scaler.transform(X_test).astype(np.float32)
+        teachers = fit_teachers(
+            X_train, y_train, seed=seed, n_subclasses=n_subclasses,
+            teacher_params=teacher_params, designs=designs,
+        )  # fmt: skip
+        common = _teacher_row(teachers, X_test, y_test, hidden_test, metric)
+        for fraction in fractions:
+            labelled, _ = train_test_split(
+                np.arange(len(y_train)), train_size=fraction, random_state=seed,
                 stratify=y_train,
-            )
-        n_rows = len(X_train)
-        teacher_epochs = epochs_for_steps(n_rows, batch["teacher"], teacher_steps)
-        student_epochs = epochs_for_steps(n_rows, batch["student"], student_steps)
-
-        teacher = {"max_epochs": teacher_epochs, "random_state": seed, **teacher_params}
-        sub_teacher = SubclassTeacherClassifier(n_subclasses=n_subclasses, **teacher)
-        sub_teacher.fit(X_train, y_train)
-        conv_teacher = SubclassTeacherClassifier(
-            **{**teacher, "n_subclasses": 1, "aux_weight": 0.0}
-        ).fit(X_train, y_train)
-        teachers = {
-            "labels only": LogisticRegression(),  # ignored: alpha=0
-            "conventional": FrozenEstimator(conv_teacher),
-            "subclass": FrozenEstimator(sub_teacher),
-        }
-        row = {
-            "fraction": fraction,
-            "seed": seed,
-            "n_labelled": n_rows,
-            "teacher subclass": sub_teacher.score(X_test, y_test),
-            "teacher conventional": conv_teacher.score(X_test, y_test),
-            "recovery": subclass_recovery_score(
-                hidden_test, sub_teacher.predict_subclass(X_test)
-            ),
-        }
-        for method in METHODS:
-            params = {"max_epochs": student_epochs, "random_state": seed}
-            params.update(student_params)
-            if method == "labels only":
-                params["alpha"] = 0.0
-            student = SubclassDistilledStudent(teacher=teachers[method], **params)
-            row[method] = student.fit(X_train, y_train).score(X_test, y_test)
-        row["seconds"] = time.perf_counter() - start
-        rows.append(row)
+            )  # fmt: skip
+            baselines = _baselines(
+                X_train[labelled], y_train[labelled], X_test, y_test, seed=seed,
+                hidden=student_params["hidden_layer_sizes"], metric=metric,
+            )  # fmt: skip
+            for regime in REGIMES:
+                y_regime = np.full(len(y_train), -1, dtype=np.int64)
+                y_regime[labelled] = y_train[labelled]
+                X_regime = X_train
+                if regime == "low data":
+                    X_regime, y_regime = X_train[labelled], y_train[labelled]
+                row = {"seed": seed, "fraction": fraction, "regime": regime}
+                row["n_labelled"] = len(labelled)
+                row.update(common)
+                row.update(baselines)
+                row.update(
+                    _students(
+                        teachers, X_regime, y_regime, X_test, y_test, seed=seed,
+                        params=student_params, steps=student_steps, metric=metric,
+                    )
+                )  # fmt: skip
+                rows.append(row)
+        for row in rows[-2 * len(fractions) :]:
+            row["seconds"] = time.perf_counter() - start
     return rows
 
 
-def summary_table(rows, columns=(*METHODS, "teacher subclass", "recovery")):
-    """A Markdown table of mean ± std over seeds, one line per fraction."""
-    fractions = sorted({row["fraction"] for row in rows})
-    header = ["labelled", "n", *columns]
+def summary_table(rows, columns=None, digits=1):
+    """A Markdown table of mean ± std over seeds (in %), one line per regime and
+    fraction; the best student of each line in bold."""
+    if columns is None:
+        columns = [c for c in rows[0] if c in (*METHODS, *DESIGNS, *BASELINES)]
+    header = ["regime", "labelled", "n", *columns]
     lines = [
         "| " + " | ".join(header) + " |",
-        "|" + "|".join("---:" for _ in header) + "|",
+        "|:---|---:|---:|" + "|".join("---:" for _ in columns) + "|",
     ]
-    for fraction in fractions:
-        group = [row for row in rows if row["fraction"] == fraction]
-        cells = [f"{fraction:.0%}", str(group[0]["n_labelled"])]
+    keys = sorted({(r["regime"], r["fraction"]) for r in rows}, key=_order)
+    for regime, fraction in keys:
+        group = [r for r in rows if (r["regime"], r["fraction"]) == (regime, fraction)]
+        means = {c: 100 * np.mean([r[c] for r in group]) for c in columns}
+        best = max((c for c in columns if c not in BASELINES), key=means.get)
+        cells = [regime, f"{fraction:.0%}", str(group[0]["n_labelled"])]
         for column in columns:
-            values = np.array([row[column] for row in group])
-            cells.append(f"{values.mean():.4f} ± {values.std():.4f}")
+            std = 100 * np.std([r[column] for r in group])
+            cell = f"{means[column]:.{digits}f} ± {std:.{digits}f}"
+            cells.append(f"**{cell}**" if column == best else cell)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _order(key):
+    regime, fraction = key
+    return REGIMES.index(regime), fraction

@@ -16,6 +16,7 @@ __all__ = [
     "class_logits",
     "distillation_loss",
     "subclass_auxiliary_loss",
+    "within_class_auxiliary_loss",
 ]
 
 _STANDARDISE_EPS = 1e-9
@@ -112,6 +113,55 @@ def subclass_auxiliary_loss(subclass_logits, temperature=1.0):
     normed = normed / math.sqrt(temperature * n_logits)
     gram = normed @ normed.T  # (N, K) @ (K, N) -> (N, N)
     return torch.logsumexp(gram, dim=1).mean() - 1.0 / temperature - math.log(n_samples)
+
+
+def within_class_auxiliary_loss(subclass_logits, y, n_classes, temperature=1.0):
+    """The auxiliary loss within each class, over that class's own block.
+
+    The rows of each class ``c`` are contrasted only with each other, over
+    their ``s`` logits of block ``c``; the per-class losses are weighted by the
+    class's share of the batch:
+    ``sum_c (N_c / N) * subclass_auxiliary_loss(z[y == c, c*s:(c+1)*s])``.
+    Classes with fewer than two rows in the batch contribute nothing.
+
+    Parameters
+    ----------
+    subclass_logits : torch.Tensor of shape (n_samples, n_classes * n_subclasses)
+        Subclass logits of one batch.
+    y : torch.Tensor of shape (n_samples,)
+        Class indices in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes ``C``.
+    temperature : float, default=1.0
+        The auxiliary temperature ``T_aux`` (> 0).
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar in ``[-log N, 0]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_subdistill.losses import within_class_auxiliary_loss
+    >>> z = torch.tensor([[1.0, 2, 5, 3], [1, 2, 3, 5], [0, 0, 5, 3], [0, 0, 3, 5]])
+    >>> y = torch.tensor([0, 0, 1, 1])  # alike within class 0, opposed within 1
+    >>> round(float(within_class_auxiliary_loss(z, y, n_classes=2)), 4)
+    -0.2831
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}.")
+    n_samples, n_logits = subclass_logits.shape
+    s = n_logits // n_classes
+    total = subclass_logits.new_zeros(())
+    for c in range(n_classes):
+        rows = y == c
+        n_rows = int(rows.sum())
+        if n_rows < 2:
+            continue
+        block = subclass_logits[rows, c * s : (c + 1) * s]
+        total = total + n_rows / n_samples * subclass_auxiliary_loss(block, temperature)
+    return total
 
 
 def distillation_loss(student_logits, teacher_logits, temperature, reduction="mean"):

@@ -9,9 +9,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import class_logits, distillation_loss, subclass_auxiliary_loss
+from .losses import (
+    class_logits,
+    distillation_loss,
+    subclass_auxiliary_loss,
+    within_class_auxiliary_loss,
+)
 
-__all__ = ["MLP", "SubclassDistillationLoss", "SubclassTeacherLoss"]
+__all__ = [
+    "MLP",
+    "SubclassDistillationLoss",
+    "SubclassHeadNetwork",
+    "SubclassTeacherLoss",
+]
 
 
 class MLP(nn.Module):
@@ -56,6 +66,116 @@ class MLP(nn.Module):
         return self.layers(X)
 
 
+class SubclassHeadNetwork(nn.Module):
+    """A class network beside a subclass network that splits its classes.
+
+    ``body`` maps a batch to ``C`` class logits ``a``; the subclass network
+    maps the batch to ``K = C * s`` logits ``b``. The output, in evaluation
+    mode, is the normalised log-distribution over subclasses
+
+    ``log p(k | x) = log_softmax(a)[k // s] + log_softmax(b_c / tau)[k % s]``
+
+    with ``b_c`` the block of ``b`` of class ``c = k // s`` and ``tau`` the
+    ``subclass_temperature``: the class probabilities are the body's, split
+    among subclasses by the subclass network. In training mode the output is
+    ``cat([a, b])`` of shape ``(N, C + K)``, for :class:`SubclassTeacherLoss`
+    with ``two_heads=True``. Nothing of the subclass network's loss reaches
+    the body, which learns exactly as a network without subclasses would.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features.
+    n_outputs : int
+        Number of subclass logits ``K``.
+    n_classes : int
+        Number of classes ``C``.
+    body : type
+        The class network's ``nn.Module`` class, built with ``n_features``,
+        ``n_outputs=n_classes`` and ``body_params``.
+    body_params : dict or None, default=None
+        Further keyword arguments of ``body``.
+    subclass_input : {"input", "hidden"}, default="input"
+        ``"input"``: the subclass network is a second ``body`` (built with
+        ``n_outputs=K``) reading the input. ``"hidden"``: it is a
+        ``Linear-ReLU-Linear`` head reading the input of the body's last
+        ``nn.Linear``, its gradient stopped there (cheaper; sees only what the
+        body learnt for the classes).
+    subclass_temperature : float, default=1.0
+        ``tau`` above: values above 1 soften the split exposed to students.
+    subclass_hidden : int, default=256
+        Width of the hidden layer of the ``"hidden"`` head.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_outputs,
+        n_classes,
+        body,
+        body_params=None,
+        subclass_input="input",
+        subclass_temperature=1.0,
+        subclass_hidden=256,
+    ):
+        super().__init__()
+        body_params = body_params or {}
+        self.body = body(n_features=n_features, n_outputs=n_classes, **body_params)
+        self.n_classes = n_classes
+        self.n_outputs = n_outputs
+        self.subclass_input = subclass_input
+        self.subclass_temperature = subclass_temperature
+        self._hidden = []  # the input of the body's last linear layer
+        if subclass_input == "input":
+            self.subclass_net = body(
+                n_features=n_features, n_outputs=n_outputs, **body_params
+            )
+            return
+        linears = [m for m in self.body.modules() if isinstance(m, nn.Linear)]
+        if not linears:
+            raise TypeError(
+                f"{body.__name__} has no torch.nn.Linear layer, so a subclass head "
+                "cannot read its last hidden layer; use subclass_head='separate'."
+            )
+        self.subclass_net = nn.Sequential(
+            nn.Linear(linears[-1].in_features, subclass_hidden),
+            nn.ReLU(),
+            nn.Linear(subclass_hidden, n_outputs),
+        )
+        linears[-1].register_forward_hook(self._keep_hidden)
+
+    def _keep_hidden(self, layer, inputs, output):
+        self._hidden.append(inputs[0])
+
+    def forward(self, X):
+        """Subclass log-probabilities ``(N, K)``; ``(N, C + K)`` logits in training."""
+        a = self.body(X)
+        if self.subclass_input == "input":
+            inputs = X
+        else:
+            inputs = self._hidden.pop().detach()
+            self._hidden.clear()
+        if self.training:
+            return torch.cat([a, self.subclass_net(inputs)], dim=1)
+        # Predictions run the subclass network and combine the two in float64:
+        # float32 rounding that depends on the batch's shape (matrix-vector
+        # against matrix-matrix kernels) then stays that of the body alone.
+        parameters = {
+            name: value.double()
+            for name, value in self.subclass_net.state_dict().items()
+        }
+        b = torch.func.functional_call(self.subclass_net, parameters, inputs.double())
+        return self._log_proba(a.double(), b, self.subclass_temperature)
+
+    def _log_proba(self, class_logits_, b, tau):
+        n, s = len(b), self.n_outputs // self.n_classes
+        # (N, K) -> (N, C, s): each class's block of subclass logits
+        within = F.log_softmax(b.reshape(n, self.n_classes, s) / tau, dim=2)
+        # (N, C, 1) + (N, C, s) -> (N, C, s) -> (N, K)
+        log_proba = F.log_softmax(class_logits_, dim=1).unsqueeze(2) + within
+        return log_proba.reshape(n, self.n_outputs)
+
+
 class SubclassTeacherLoss(nn.Module):
     """The teacher's loss: class cross-entropy plus ``aux_weight`` * auxiliary loss.
 
@@ -64,24 +184,67 @@ class SubclassTeacherLoss(nn.Module):
     n_classes : int
         Number of classes ``C``.
     aux_weight : float, default=1.0
-        Weight ``beta`` of :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss`.
+        Weight ``beta`` of the auxiliary loss.
     aux_temperature : float, default=1.0
         Temperature of the auxiliary loss.
+    aux_scope : {"all", "within"}, default="all"
+        ``"all"``: :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss`
+        over every row and logit of the batch (the paper's); ``"within"``:
+        :func:`~sklearn_subdistill.losses.within_class_auxiliary_loss`.
+    two_heads : bool, default=False
+        The logits come from a :class:`SubclassHeadNetwork` in training mode:
+        ``(N, C + K)``, its class logits ``a`` then its subclass head's logits
+        ``b``. The loss is then
+        ``CE(y, a) + CE(y, class_logits(b)) + aux_weight * L_aux(b)``. On
+        its evaluation-mode output (``K`` columns, e.g. the validation loss of
+        early stopping) it is the class cross-entropy.
+    n_subclasses : int, default=1
+        Subclasses per class ``s``; tells a two-head network's training
+        output (``C + C * s`` columns) from its evaluation output.
     """
 
-    def __init__(self, n_classes, aux_weight=1.0, aux_temperature=1.0):
+    def __init__(
+        self,
+        n_classes,
+        aux_weight=1.0,
+        aux_temperature=1.0,
+        aux_scope="all",
+        two_heads=False,
+        n_subclasses=1,
+    ):
         super().__init__()
+        self.n_subclasses = n_subclasses
         self.n_classes = n_classes
         self.aux_weight = aux_weight
         self.aux_temperature = aux_temperature
+        self.aux_scope = aux_scope
+        self.two_heads = two_heads
 
-    def forward(self, subclass_logits, y):
+    def forward(self, logits, y):
         """Loss of a batch; ``y`` holds class indices in ``[0, C)``."""
-        loss = F.cross_entropy(class_logits(subclass_logits, self.n_classes), y)
-        if self.aux_weight:
-            aux = subclass_auxiliary_loss(subclass_logits, self.aux_temperature)
-            loss = loss + self.aux_weight * aux
-        return loss
+        n_classes = self.n_classes
+        if self.two_heads and logits.shape[1] == n_classes * (1 + self.n_subclasses):
+            # (N, C + K) -> class logits a (N, C) and subclass logits b (N, K)
+            a, b = logits[:, :n_classes], logits[:, n_classes:]
+            loss = F.cross_entropy(a, y) + F.cross_entropy(
+                class_logits(b, n_classes), y
+            )
+            return self._with_aux(loss, b, y)
+        loss = F.cross_entropy(class_logits(logits, n_classes), y)
+        if self.two_heads:
+            return loss  # evaluation-mode output: the class cross-entropy
+        return self._with_aux(loss, logits, y)
+
+    def _with_aux(self, loss, z, y):
+        if not self.aux_weight:
+            return loss
+        if self.aux_scope == "within":
+            aux = within_class_auxiliary_loss(
+                z, y, self.n_classes, self.aux_temperature
+            )
+        else:
+            aux = subclass_auxiliary_loss(z, self.aux_temperature)
+        return loss + self.aux_weight * aux
 
 
 class SubclassDistillationLoss(nn.Module):

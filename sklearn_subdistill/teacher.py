@@ -1,13 +1,14 @@
 """SubclassTeacherClassifier: a network that invents subclasses while it learns."""
 
+import dataclasses
 from numbers import Integral, Real
 
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import SubclassNetworkMixin, check_two_classes
 from ._params import NETWORK_CONSTRAINTS
-from .modules import SubclassTeacherLoss
+from .modules import SubclassHeadNetwork, SubclassTeacherLoss
 
 __all__ = ["SubclassTeacherClassifier"]
 
@@ -27,8 +28,8 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
     Parameters
     ----------
     n_subclasses : int, default=5
-        Subclasses per class. ``1`` with ``aux_weight=0`` is an ordinary
-        classifier.
+        Subclasses per class. ``1`` is an ordinary classifier (with
+        ``subclass_head="shared"``, also set ``aux_weight=0``).
     hidden_layer_sizes : tuple of int or int, default=(256, 256)
         Hidden layer widths of the default :class:`~sklearn_subdistill.modules.MLP`
         (an int means one layer); ignored when ``module`` is given.
@@ -43,6 +44,38 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         subclasses collapse).
     aux_temperature : float, default=1.0
         Temperature of the auxiliary loss; lower values push harder.
+    aux_scope : {"all", "within"}, default="all"
+        Rows and logits the auxiliary loss contrasts: ``"all"``, the paper's,
+        every row of a batch over all ``n_classes * n_subclasses`` logits;
+        ``"within"``, only rows of the same class over that class's own
+        subclass logits. ``"within"`` gives softer subclasses, which were the
+        safer choice on an imbalanced table with subclasses shared by the
+        classes (see the "When does it help" page).
+    subclass_head : {"detached", "separate", "shared"}, default="detached"
+        Where the subclasses come from.
+
+        - ``"detached"``: the network predicts the classes alone, so its
+          class probabilities (and :meth:`predict`) are those of the same
+          network trained without subclasses; a small head on its last hidden
+          layer, whose gradient stops there, splits each class into
+          subclasses (cross-entropy of its per-class log-sum-exps plus the
+          auxiliary loss). It needs a network whose output layer is a
+          ``torch.nn.Linear``.
+        - ``"separate"``: the same, but the split comes from a second network
+          of the same architecture that reads the input (twice the training
+          cost; subclasses that follow hidden groups more closely, students
+          that were not better for it, see the "When does it help" page).
+        - ``"shared"``: the paper's network, one output layer of
+          ``n_classes * n_subclasses`` logits whose per-class sums are the
+          class probabilities; the auxiliary loss then shapes the whole
+          network, which can cost class accuracy.
+
+        With ``n_subclasses=1`` all three are the plain network.
+    subclass_temperature : float, default=3.0
+        With a ``"detached"`` or ``"separate"`` subclass head, the split of
+        each class exposed by :meth:`transform` (and distilled by students) is
+        the head's softmax at this temperature; above 1 it is softer. Training
+        is not affected.
     max_epochs : int, default=100
         Passes over the training data.
     batch_size : int, default=256
@@ -114,10 +147,19 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
 
     Notes
     -----
-    The loss on a batch of subclass logits ``z`` with class labels ``y`` is
-    ``CE(y, class_logits(z)) + aux_weight * L_aux(z)`` where
-    ``class_logits`` is a log-sum-exp over each class's block of subclass
-    logits and ``L_aux`` is :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss`.
+    With ``subclass_head="shared"`` the loss on a batch of subclass logits
+    ``z`` with class labels ``y`` is ``CE(y, class_logits(z)) + aux_weight *
+    L_aux(z)`` where ``class_logits`` is a log-sum-exp over each class's block
+    of subclass logits and ``L_aux`` is
+    :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss` (or
+    :func:`~sklearn_subdistill.losses.within_class_auxiliary_loss`). With
+    ``subclass_head="detached"`` (or ``"separate"``), class logits ``a`` and
+    subclass logits ``b`` (from the network's last hidden layer, its gradient
+    stopped, or from a second network), it is
+    ``CE(y, a) + CE(y, class_logits(b)) + aux_weight * L_aux(b)``, and
+    ``log p(k | x) = log_softmax(a)[c] + log_softmax(b_c / subclass_temperature)[j]``
+    for subclass ``j`` of class ``c`` (see
+    :class:`~sklearn_subdistill.modules.SubclassHeadNetwork`).
 
     References
     ----------
@@ -145,6 +187,9 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         "n_subclasses": [Interval(Integral, 1, None, closed="left")],
         "aux_weight": [Interval(Real, 0, None, closed="left")],
         "aux_temperature": [Interval(Real, 0, None, closed="neither")],
+        "aux_scope": [StrOptions({"all", "within"})],
+        "subclass_head": [StrOptions({"separate", "detached", "shared"})],
+        "subclass_temperature": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -155,6 +200,9 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         module=None,
         aux_weight=1.0,
         aux_temperature=1.0,
+        aux_scope="all",
+        subclass_head="detached",
+        subclass_temperature=3.0,
         max_epochs=100,
         batch_size=256,
         lr=1e-3,
@@ -176,6 +224,9 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         self.module = module
         self.aux_weight = aux_weight
         self.aux_temperature = aux_temperature
+        self.aux_scope = aux_scope
+        self.subclass_head = subclass_head
+        self.subclass_temperature = subclass_temperature
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -222,9 +273,32 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         check_two_classes(self, classes)
         return classes, self.n_subclasses
 
+    def _two_heads(self, n_subclasses):
+        return self.subclass_head != "shared" and n_subclasses > 1
+
     def _make_criterion(self, n_classes):
         return SubclassTeacherLoss(
             n_classes=n_classes,
             aux_weight=self.aux_weight,
             aux_temperature=self.aux_temperature,
+            aux_scope=self.aux_scope,
+            two_heads=self._two_heads(self.n_subclasses),
+            n_subclasses=self.n_subclasses,
+        )
+
+    def _network_config(self, config, n_classes, n_subclasses):
+        if not self._two_heads(n_subclasses):
+            return config
+        return dataclasses.replace(
+            config,
+            module=SubclassHeadNetwork,
+            module_params={
+                "n_classes": n_classes,
+                "body": config.module,
+                "body_params": config.module_params,
+                "subclass_input": "input"
+                if self.subclass_head == "separate"
+                else "hidden",
+                "subclass_temperature": self.subclass_temperature,
+            },
         )

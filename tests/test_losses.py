@@ -16,6 +16,7 @@ from sklearn_subdistill.losses import (
     class_logits,
     distillation_loss,
     subclass_auxiliary_loss,
+    within_class_auxiliary_loss,
 )
 
 EPS = 1e-9
@@ -396,3 +397,35 @@ def test_distillation_loss_rejects_bad_reduction(reduction):
     z = torch.randn(3, 4)
     with pytest.raises(ValueError, match="reduction"):
         distillation_loss(z, z, 1.0, reduction=reduction)
+
+
+# -- within_class_auxiliary_loss -----------------------------------------------
+
+
+def test_within_class_aux_loss_is_the_paper_loss_per_class_block():
+    torch.manual_seed(0)
+    z = torch.randn(12, 6)
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 0, 1, 1, 1, 2])
+    expected = sum(
+        (y == c).sum() / 12 * subclass_auxiliary_loss(z[y == c, 2 * c : 2 * c + 2])
+        for c in range(3)
+    )
+    assert torch.allclose(within_class_auxiliary_loss(z, y, 3), expected)
+
+
+def test_within_class_aux_loss_skips_classes_with_one_row():
+    torch.manual_seed(0)
+    z, y = torch.randn(3, 4), torch.tensor([0, 0, 1])
+    expected = 2 / 3 * subclass_auxiliary_loss(z[:2, :2])
+    assert torch.allclose(within_class_auxiliary_loss(z, y, 2), expected)
+    assert float(within_class_auxiliary_loss(z, torch.tensor([0, 1, 2]), 3)) == 0.0
+
+
+def test_within_class_aux_loss_ignores_other_classes_logits():
+    torch.manual_seed(0)
+    z, y = torch.randn(6, 4), torch.tensor([0, 0, 0, 1, 1, 1])
+    moved = z.clone()
+    moved[:3, 2:] = torch.randn(3, 2)  # class 1's logits on class 0's rows
+    assert torch.allclose(
+        within_class_auxiliary_loss(z, y, 2), within_class_auxiliary_loss(moved, y, 2)
+    )

@@ -12,10 +12,12 @@ from sklearn_subdistill.losses import (
     class_logits,
     distillation_loss,
     subclass_auxiliary_loss,
+    within_class_auxiliary_loss,
 )
 from sklearn_subdistill.modules import (
     MLP,
     SubclassDistillationLoss,
+    SubclassHeadNetwork,
     SubclassTeacherLoss,
 )
 
@@ -307,3 +309,82 @@ def test_student_loss_float32_matches_float64():
     l32 = crit(z.float(), (y, t.float()))
     assert l32.dtype == torch.float32
     np.testing.assert_allclose(float(l32), l64, rtol=1e-5)
+
+
+# -- SubclassHeadNetwork ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("tau", [1.0, 3.0])
+def test_subclass_head_output_splits_the_class_probabilities(tau):
+    torch.manual_seed(0)
+    net = SubclassHeadNetwork(
+        5, 6, n_classes=2, body=MLP, body_params={"hidden_layer_sizes": (8,)},
+        subclass_temperature=tau,
+    )  # fmt: skip
+    net.eval()
+    X = torch.randn(4, 5)
+    log_proba = net(X)
+    assert log_proba.dtype == torch.float64
+    assert torch.allclose(log_proba.exp().sum(1), torch.ones(4, dtype=torch.float64))
+    # Each class's block sums to the body's class probability ...
+    body = torch.log_softmax(net.body(X).double(), dim=1)
+    assert torch.allclose(class_logits(log_proba, 2), body, atol=1e-12)
+    # ... split by the head's softmax at temperature tau, block by block.
+    b = net.subclass_net(X).double().reshape(4, 2, 3)
+    within = torch.log_softmax(b / tau, dim=2).reshape(4, 6)
+    assert torch.allclose(log_proba - body.repeat_interleave(3, dim=1), within)
+
+
+@pytest.mark.parametrize("subclass_input", ["input", "hidden"])
+def test_subclass_network_training_output_and_stopped_gradient(subclass_input):
+    torch.manual_seed(0)
+    net = SubclassHeadNetwork(3, 4, n_classes=2, body=MLP,
+                              body_params={"hidden_layer_sizes": (5,)},
+                              subclass_input=subclass_input)  # fmt: skip
+    X = torch.randn(6, 3)
+    out = net(X)
+    assert out.shape == (6, 6)  # the body's class logits, then the subclass logits
+    assert torch.equal(out[:, :2], net.body(X))
+    out[:, 2:].sum().backward()  # the subclass logits alone
+    assert all(p.grad is None or not p.grad.any() for p in net.body.parameters())
+    assert any(p.grad.any() for p in net.subclass_net.parameters())
+
+
+def test_subclass_head_needs_a_linear_layer():
+    class NoLinear(nn.Module):
+        def __init__(self, n_features, n_outputs):
+            super().__init__()
+
+        def forward(self, X):
+            return X
+
+    with pytest.raises(TypeError, match=r"no torch\.nn\.Linear"):
+        SubclassHeadNetwork(3, 4, n_classes=2, body=NoLinear, subclass_input="hidden")
+
+
+def test_two_head_loss():
+    torch.manual_seed(0)
+    y = torch.tensor([0, 1, 0, 1])
+    a, b = torch.randn(4, 2), torch.randn(4, 6)
+    loss = SubclassTeacherLoss(2, aux_weight=0.5, two_heads=True, n_subclasses=3)
+    expected = (
+        F.cross_entropy(a, y)
+        + F.cross_entropy(class_logits(b, 2), y)
+        + 0.5 * subclass_auxiliary_loss(b)
+    )
+    assert torch.allclose(loss(torch.cat([a, b], 1), y), expected)
+    # Evaluation-mode output (K log-probabilities): the class cross-entropy alone.
+    log_proba = torch.log_softmax(b, 1)
+    assert torch.allclose(
+        loss(log_proba, y), F.cross_entropy(class_logits(log_proba, 2), y)
+    )
+
+
+def test_within_class_scope_of_the_teacher_loss():
+    torch.manual_seed(0)
+    z, y = torch.randn(8, 6), torch.tensor([0, 1, 2, 0, 1, 2, 0, 0])
+    loss = SubclassTeacherLoss(3, aux_weight=2.0, aux_scope="within")
+    expected = F.cross_entropy(class_logits(z, 3), y) + 2.0 * (
+        within_class_auxiliary_loss(z, y, 3)
+    )
+    assert torch.allclose(loss(z, y), expected)

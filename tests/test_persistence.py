@@ -216,7 +216,7 @@ def test_save_load_custom_network_dataframe_and_callbacks(data, tmp_path):
     restored = load(
         tmp_path / "model.pt", params={"module": WideNet, "callbacks": [scheduler]}
     )
-    assert restored.net_.module_.hidden.out_features == 6
+    assert restored.net_.module_.body.hidden.out_features == 6
     assert_array_equal(restored.feature_names_in_, frame.columns)
     assert "valid_loss" in restored.history_[-1]
     _assert_same_model(restored, model, frame)

@@ -155,7 +155,7 @@ def test_custom_module_and_module_params(digits2):
     model = SubclassTeacherClassifier(module=TinyNet, module__width=5, **FAST)
     assert model.get_params()["module__width"] == 5
     model.fit(X_train, y_train)
-    assert model.net_.module_.hidden.out_features == 5
+    assert model.net_.module_.body.hidden.out_features == 5
     assert model.score(X_test, y_test) > 0.8
     clone_ = clone(model)
     assert clone_.module__width == 5 and not hasattr(clone_, "net_")
@@ -166,7 +166,7 @@ def test_custom_module_and_module_params(digits2):
         {"module__width": [2, 6]},
         cv=2,
     ).fit(X_train, y_train)
-    assert search.best_estimator_.net_.module_.hidden.out_features in (2, 6)
+    assert search.best_estimator_.net_.module_.body.hidden.out_features in (2, 6)
     assert list(search.cv_results_["param_module__width"]) == [2, 6]
 
 
@@ -306,12 +306,14 @@ def test_cuda_training_and_cpu_prediction_match(digits2):
     assert_allclose(proba.sum(1), 1.0)
 
 
-def test_digits_subclasses_line_up_with_digits(digits2):
+@pytest.mark.parametrize("head", ["shared", "separate"])
+def test_digits_subclasses_line_up_with_digits(digits2, head):
     """Acceptance: all 10 subclasses used; they match the digits far above chance."""
     X_train, X_test, y_train, _, _, digit_test = digits2
     teacher = SubclassTeacherClassifier(
-        n_subclasses=5, max_epochs=100, device="cpu", random_state=0
-    ).fit(X_train, y_train)
+        n_subclasses=5, subclass_head=head, max_epochs=100, device="cpu",
+        subclass_temperature=1.0, random_state=0,
+    ).fit(X_train, y_train)  # fmt: skip
     assert len(np.unique(teacher.predict_subclass(X_train))) == 10
     subclass = teacher.predict_subclass(X_test)
     score = subclass_recovery_score(digit_test, subclass)
@@ -367,3 +369,49 @@ def test_memory_mapped_training_data_are_not_copied(digits2, tmp_path):
     assert sum(sizes) == len(X_train)
     assert model.score(X_test, y_test) > 0.9
     assert_array_equal(model.predict(X_map), model.predict(X_train))
+
+
+@pytest.mark.parametrize("head", ["separate", "detached"])
+def test_subclass_network_pays_no_price(digits2, head):
+    """The default teacher's class network is its 1-subclass twin, weight for weight."""
+    X_train, X_test, y_train, *_ = digits2
+    twin = SubclassTeacherClassifier(n_subclasses=1, aux_weight=0, **FAST)
+    twin.fit(X_train, y_train)
+    teacher = SubclassTeacherClassifier(n_subclasses=4, subclass_head=head, **FAST)
+    teacher.fit(X_train, y_train)
+    body = teacher.net_.module_.body.state_dict()
+    for name, value in twin.net_.module_.state_dict().items():
+        assert torch.equal(body[name], value)
+    assert_allclose(
+        teacher.predict_proba(X_test), twin.predict_proba(X_test), atol=1e-6
+    )
+    assert_array_equal(teacher.predict(X_test), twin.predict(X_test))
+    # Its subclasses split the twin's class probabilities.
+    log_proba = teacher.predict_subclass_log_proba(X_test)
+    assert log_proba.shape == (len(X_test), 8)
+    assert_allclose(np.exp(log_proba).sum(1), 1.0)
+
+
+def test_subclass_temperature_softens_only_what_is_exposed(digits2):
+    X_train, X_test, y_train, *_ = digits2
+    sharp = SubclassTeacherClassifier(subclass_temperature=1.0, **FAST)
+    soft = SubclassTeacherClassifier(subclass_temperature=4.0, **FAST)
+    sharp.fit(X_train, y_train), soft.fit(X_train, y_train)
+    for name, value in sharp.net_.module_.state_dict().items():
+        assert torch.equal(soft.net_.module_.state_dict()[name], value)
+
+    def entropy(p):
+        return -(p * np.log(p)).sum(1).mean()
+
+    assert entropy(soft.transform(X_test)) > entropy(sharp.transform(X_test))
+    assert_allclose(soft.predict_proba(X_test), sharp.predict_proba(X_test))
+
+
+def test_paper_loss_is_a_parameter_value(digits2):
+    X_train, _, y_train, *_ = digits2
+    paper = SubclassTeacherClassifier(subclass_head="shared", n_subclasses=3, **FAST)
+    paper.fit(X_train, y_train)
+    assert type(paper.net_.module_).__name__ == "MLP"
+    assert paper.net_.module_.layers[-1].out_features == 6
+    assert type(paper.net_.criterion_).__name__ == "SubclassTeacherLoss"
+    assert not paper.net_.criterion_.two_heads

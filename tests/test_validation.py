@@ -571,4 +571,4 @@ def test_int_hidden_layer_sizes_means_one_layer(context):
     model = SubclassTeacherClassifier(
         hidden_layer_sizes=3, max_epochs=1, device="cpu", random_state=0
     ).fit(X, y)
-    assert model.net_.module_.layers[0].out_features == 3
+    assert model.net_.module_.body.layers[0].out_features == 3
