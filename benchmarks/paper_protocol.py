@@ -128,13 +128,20 @@ def main(argv=None):
         help="other teacher designs to compare (default: all)",
     )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke run (~1 min)")
+    parser.add_argument(
+        "--from-json", type=Path, help="re-render the tables of a saved run"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.fractions, args.teacher_epochs = 1, [0.05], 3
         args.student_steps = 30
     timer = Timer()
     results = {}
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
     for name, X, y, hidden, metric in datasets():
+        if name in results:
+            continue
         print(f"== {name}", flush=True)
         results[name] = paper_protocol_study(
             X, y, hidden, fractions=args.fractions, seeds=range(args.seeds),
@@ -162,7 +169,13 @@ accuracy (ROC AUC for click-through) in %, mean ± std over {args.seeds} seeds;
 best student per line in bold. Recovery: `subclass_recovery_score` of the
 hidden labels (digit, cluster, user segment) by each teacher's subclasses.
 """
-    parts = [header("Paper-protocol study", description, timer())]
+    seconds = timer()
+    if args.from_json:  # the saved run's own time: each seed's, once
+        seconds = sum(
+            {(name, r["seed"]): r["seconds"] for name, rows in results.items()
+             for r in rows}.values()
+        )  # fmt: skip
+    parts = [header("Paper-protocol study", description, seconds)]
     for name, rows in results.items():
         table = summary_table(rows)
         parts += [f"## {name}", "", table, "", "Teachers (test score, recovery):"]

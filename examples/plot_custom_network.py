@@ -109,9 +109,10 @@ pd.DataFrame(
 # %%
 # What the first layer learnt
 # ---------------------------
-# The fitted torch module is ``teacher.net_.module_``; its first convolution
+# The fitted torch module is ``teacher.net_.module_.body`` (``net_.module_``
+# adds the subclass head beside it); its first convolution
 # holds one 3x3 filter per channel.
-filters = teacher.net_.module_.conv1.weight.detach().numpy()[:, 0]
+filters = teacher.net_.module_.body.conv1.weight.detach().numpy()[:, 0]
 fig, axes = plt.subplots(2, 8, figsize=(8, 2.4))
 for ax, kernel in zip(axes.ravel(), filters, strict=True):
     ax.imshow(kernel, cmap="RdBu_r", vmin=-abs(kernel).max(), vmax=abs(kernel).max())

@@ -207,7 +207,9 @@ def summary_table(rows, columns=None, digits=1):
     """A Markdown table of mean ± std over seeds (in %), one line per regime and
     fraction; the best student of each line in bold."""
     if columns is None:
-        columns = [c for c in rows[0] if c in (*METHODS, *DESIGNS, *BASELINES)]
+        order = ("labels only", "conventional", "subclass", *DESIGNS, "paper loss",
+                 "embedding", *BASELINES)  # fmt: skip
+        columns = [c for c in order if c in rows[0]]
     header = ["regime", "labelled", "n", *columns]
     lines = [
         "| " + " | ".join(header) + " |",
