@@ -71,7 +71,13 @@ def datasets():
 def teacher_table(rows):
     """Teachers' test scores and recoveries, mean ± std over seeds (in %)."""
     per_seed = {r["seed"]: r for r in rows}.values()
-    columns = [c for c in rows[0] if c.startswith(("teacher ", "recovery "))]
+    names = ("conventional", "subclass", *DESIGNS, "paper loss", "embedding")
+    columns = [
+        f"{kind} {name}"
+        for kind in ("teacher", "recovery")
+        for name in names
+        if f"{kind} {name}" in rows[0]
+    ]
     cells = []
     for column in columns:
         values = 100 * np.array([r[column] for r in per_seed])
@@ -175,7 +181,11 @@ hidden labels (digit, cluster, user segment) by each teacher's subclasses.
             {(name, r["seed"]): r["seconds"] for name, rows in results.items()
              for r in rows}.values()
         )  # fmt: skip
-    parts = [header("Paper-protocol study", description, seconds)]
+    settings = None
+    if args.from_json:
+        settings = {"Tables rendered from": f"`{args.from_json}`, a run with the "
+                    "options given here"}  # fmt: skip
+    parts = [header("Paper-protocol study", description, seconds, settings)]
     for name, rows in results.items():
         table = summary_table(rows)
         parts += [f"## {name}", "", table, "", "Teachers (test score, recovery):"]
