@@ -137,9 +137,10 @@ def continue_net(net, fresh, criterion):
         batch_size=fresh.batch_size,
         max_epochs=fresh.max_epochs,
         verbose=fresh.verbose,
-        callbacks=fresh.callbacks,
         **{k: v for k, v in vars(fresh).items() if k.startswith("optimizer__")},
     )
+    net.callbacks = fresh.callbacks
+    net.initialize_callbacks()
     net.criterion = criterion
     net.initialize_criterion()
     return net
