@@ -157,6 +157,11 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
         else:
             classes, n_subclasses = self._fit_classes(data, classes)
         config = self._network_config(config, len(classes), n_subclasses)
+        device = str(self.net_.device) if continuing else config.device
+        # Before any network is built: the targets check the input further.
+        dataset, stratify = data.dataset(
+            classes, self._extra_targets, device, self.class_weight
+        )
         criterion = self._make_criterion(len(classes))
         net = make_net(
             self,
@@ -169,9 +174,6 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
         )
         if continuing:
             net = continue_net(self.net_, net, criterion)
-        dataset, stratify = data.dataset(
-            classes, self._extra_targets, str(net.device), self.class_weight
-        )
         epochs = 1 if incremental else (self.max_epochs if continuing else None)
         self.net_ = run_fit(
             self, net, dataset, seed=seed, stratify=stratify, epochs=epochs
