@@ -7,6 +7,8 @@ classes, extra targets and criterion: ``_fit_classes``, ``_extra_targets``,
 ``_make_criterion``), and trains one net.
 """
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -24,7 +26,7 @@ from . import _data
 from ._data import read_training_data
 from ._datasets import ArrayDataset
 from ._net import BatchIterator
-from ._params import RoutedParamsMixin, resolve_network_params
+from ._params import RoutedParamsMixin, resolve_network_params, usable_device
 from ._streaming import (
     Source,
     as_float32_tensor,
@@ -32,7 +34,7 @@ from ._streaming import (
     checked_batches,
     is_stream,
 )
-from ._training import make_net, release_cached_memory, run_fit
+from ._training import continue_net, make_net, release_cached_memory, run_fit
 from .losses import class_logits
 
 #: Every attribute a fit sets: cleared when a fit starts, so that a fit that
@@ -64,8 +66,9 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
     Subclasses call :meth:`_fit` from ``fit`` and supply what differs:
 
     - ``_semi_supervised``: whether ``-1`` marks unlabelled rows;
-    - ``_fit_classes(data)``: the classes and subclasses per class, after
-      any preparation (the student fits its teacher here);
+    - ``_fit_classes(data, classes)``: the classes and subclasses per class,
+      after any preparation (the student fits its teacher here);
+      ``classes`` is ``partial_fit``'s argument (None in ``fit``);
     - ``_extra_targets(X)`` (or None): targets besides the class index, a
       tuple of arrays with one row per row of ``X`` (the student's teacher
       logits);
@@ -77,39 +80,127 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
     _semi_supervised = False
     _extra_targets = None
 
+    def __setstate__(self, state):
+        """Unpickle; a device this machine lacks becomes the CPU (with a warning).
+
+        skorch moves the network's tensors to the CPU when the device it was
+        pickled on is missing; the ``device`` parameter follows, so that the
+        model also trains here.
+        """
+        super().__setstate__(state)
+        device = self.__dict__.get("device")
+        if device is None or usable_device(device):
+            return
+        self.device = "cpu"
+        warnings.warn(
+            f"{type(self).__name__} was pickled with device={str(device)!r}, which "
+            "this machine does not have; its device parameter is now 'cpu'.",
+            UserWarning,
+            stacklevel=2,
+        )
+
     def _network_config(self, config, n_classes, n_subclasses):
         """The configuration the net is built from, once the classes are known."""
         return config
 
     # -- training -------------------------------------------------------------
 
-    def _fit(self, X, y):
-        """Fit on any input ``fit`` accepts: the one training path."""
+    def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
+        """Fit on any input ``fit`` accepts: the one training path.
+
+        ``incremental``: a ``partial_fit``, one epoch; ``classes`` its
+        argument. With ``incremental`` or ``warm_start``, a fitted
+        estimator's network goes on training (skorch's ``partial_fit``, the
+        optimizer's state kept); otherwise a new one is trained.
+        """
         config = resolve_network_params(self)
-        # A fit that fails from here on leaves the estimator unfitted, not
-        # holding the previous fit's network beside the new fit's classes.
-        # (validate_data manages the attributes that describe X's columns.)
-        for attribute in FITTED_ATTRIBUTES[2:]:
-            self.__dict__.pop(attribute, None)
-        data = read_training_data(self, X, y, semi_supervised=self._semi_supervised)
-        classes, n_subclasses = self._fit_classes(data)
-        config = self._network_config(config, len(classes), n_subclasses)
-        dataset, stratify = data.dataset(classes, self._extra_targets, config.device)
+        name = type(self).__name__
+        continuing = hasattr(self, "net_") and (incremental or self.warm_start)
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: the "
+                "class frequencies of one chunk are not those of the data. Compute "
+                "them once with sklearn.utils.class_weight.compute_class_weight"
+                "('balanced', classes=classes, y=y) and pass them as a dict."
+            )
+        if incremental and is_stream(X):
+            raise TypeError(
+                f"{name}.partial_fit takes arrays, one chunk at a time; pass "
+                f"{_data.STREAM_NAME} ({type(X).__name__}) to fit instead."
+            )
+        if not continuing:
+            # A fit that fails from here on leaves the estimator unfitted, not
+            # holding the previous fit's network beside the new fit's classes.
+            # (validate_data manages the attributes that describe X's columns.)
+            for attribute in FITTED_ATTRIBUTES[2:]:
+                self.__dict__.pop(attribute, None)
+        n_features = getattr(self, "n_features_in_", None)
+        data = read_training_data(
+            self,
+            X,
+            y,
+            semi_supervised=self._semi_supervised,
+            sample_weight=sample_weight,
+            reset=not continuing,
+        )
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        if continuing:
+            if data.n_features != n_features:
+                raise ValueError(
+                    f"X has {data.n_features} features, but {name} is expecting "
+                    f"{n_features} features as input."
+                )
+            classes = self._check_known_classes(data, classes)
+            n_subclasses = self.n_subclasses_
+            # Another shuffle than the previous fits', still reproducible.
+            seed = (seed + len(self.net_.history)) % np.iinfo(np.int32).max
+        else:
+            classes, n_subclasses = self._fit_classes(data, classes)
+        config = self._network_config(config, len(classes), n_subclasses)
+        device = str(self.net_.device) if continuing else config.device
+        # Before any network is built: the targets check the input further.
+        dataset, stratify = data.dataset(
+            classes, self._extra_targets, device, self.class_weight
+        )
+        criterion = self._make_criterion(len(classes))
         net = make_net(
             self,
             config,
             n_features=data.n_features,
             n_outputs=len(classes) * n_subclasses,
-            criterion=self._make_criterion(len(classes)),
+            criterion=criterion,
             seed=seed,
+            incremental=incremental,
         )
-        self.net_ = run_fit(self, net, dataset, seed=seed, stratify=stratify)
+        if continuing:
+            net = continue_net(self.net_, net, criterion)
+        epochs = 1 if incremental else (self.max_epochs if continuing else None)
+        self.net_ = run_fit(
+            self, net, dataset, seed=seed, stratify=stratify, epochs=epochs
+        )
         self.classes_ = classes
         self.n_subclasses_ = n_subclasses
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         return self
+
+    def _check_known_classes(self, data, classes):
+        """The fitted classes, after checking ``data``'s labels are among them."""
+        if classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
+            raise ValueError(
+                f"classes={np.unique(classes).tolist()!r} is not the same as on the "
+                f"first call to partial_fit ({self.classes_.tolist()!r})."
+            )
+        unknown = np.setdiff1d(data.labelled_classes, self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"y has labels {unknown.tolist()!r} that are not among the classes "
+                f"{self.classes_.tolist()!r} of the first fit; a network that goes on "
+                "training keeps its classes."
+            )
+        return self.classes_
 
     def _restore(self, fitted, device):
         """Rebuild the estimator from saved state (see ``persistence``).

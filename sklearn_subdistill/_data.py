@@ -13,8 +13,9 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._datasets import ArrayDataset, BatchStream, RowDataset
 from ._streaming import (
@@ -34,32 +35,48 @@ from ._streaming import (
 INFERENCE_BATCH_SIZE = 8192
 
 
-def read_training_data(estimator, X, y, *, semi_supervised):
+def read_training_data(
+    estimator, X, y, *, semi_supervised, sample_weight=None, reset=True
+):
     """Check ``fit``'s input for ``estimator``; return a :class:`TrainingData`.
 
     Sets ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame) on
-    ``estimator``, as ``validate_data`` does. With ``semi_supervised``,
-    ``-1`` marks unlabelled rows and ``y`` may be None; otherwise every row
-    needs a label.
+    ``estimator``, as ``validate_data`` does; with ``reset=False`` (a
+    ``partial_fit`` that continues) checks ``X`` against them instead. With
+    ``semi_supervised``, ``-1`` marks unlabelled rows and ``y`` may be None;
+    otherwise every row needs a label. ``sample_weight`` (arrays only) must be
+    finite and non-negative, and not all 0.
     """
     if is_stream(X):
-        return _read_stream(estimator, X, y, semi_supervised)
+        return _read_stream(estimator, X, y, semi_supervised, sample_weight)
     dtype = (np.float32, np.float64)
     if y is None and semi_supervised:
-        X = validate_data(estimator, X, dtype=dtype)
+        X = validate_data(estimator, X, dtype=dtype, reset=reset)
         labelled = np.zeros(len(X), dtype=bool)
     else:
-        X, y = validate_data(estimator, X, y, dtype=dtype)
+        X, y = validate_data(estimator, X, y, dtype=dtype, reset=reset)
         labelled = labelled_mask(y) if semi_supervised else np.ones(len(y), bool)
         if labelled.any():
             check_classification_targets(y[labelled])
     check_float32_range(X)
+    if sample_weight is not None:
+        # A copy: the caller's array is never written to.
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
+        )
     values = y[labelled] if labelled.any() else np.empty(0)
-    return ArrayData(X, values, labelled)
+    return ArrayData(X, values, labelled, sample_weight)
 
 
-def _read_stream(estimator, X, y, semi_supervised):
+def _read_stream(estimator, X, y, semi_supervised, sample_weight):
     name = type(estimator).__name__
+    if sample_weight is not None or getattr(estimator, "class_weight", None):
+        what = "sample_weight" if sample_weight is not None else "class_weight"
+        raise ValueError(
+            f"{what} is supported when X is an array; {name} cannot weight the "
+            f"rows of {STREAM_NAME} ({type(X).__name__}). Pass X and y as arrays "
+            "(memory-mapped if large), or repeat rows in the stream instead."
+        )
     if y is not None:
         raise ValueError(
             f"y must be None when X is {STREAM_NAME} ({type(X).__name__}): "
@@ -103,47 +120,78 @@ class TrainingData:
         counted (an iterable of batches).
     """
 
+    #: The weights of the labelled rows (``labelled_input``'s), or None.
+    labelled_weight = None
+
     def labelled_input(self):
         """The positional arguments of ``teacher.fit`` on the labelled rows."""
         raise NotImplementedError
 
-    def dataset(self, classes, extra_targets, device):
+    def dataset(self, classes, extra_targets, device, class_weight=None):
         """The dataset skorch trains on, and the stratification labels (or None).
 
         Each row's target is its class index in ``classes`` (``-1`` for an
         unlabelled row), followed by what ``extra_targets(X_part)`` returns
         for it, if ``extra_targets`` is not None: a tuple of arrays with one
-        row per row of ``X_part``.
+        row per row of ``X_part``; then, if the rows are weighted (by
+        ``sample_weight`` times ``class_weight``, unlabelled rows taking a
+        class weight of 1), the row's weight.
         """
         raise NotImplementedError
 
 
-def _targets(y_index, extra_targets, X):
+def _targets(y_index, extra_targets, X, weight=None):
     y_index = torch.from_numpy(y_index)
     extras = extra_targets(X) if extra_targets is not None else ()
-    if not extras:
+    columns = [torch.from_numpy(part) for part in extras]
+    if weight is not None:
+        columns.append(torch.from_numpy(weight.astype(np.float32)))
+    if not columns:
         return y_index
-    return (y_index, *(torch.from_numpy(part) for part in extras))
+    return (y_index, *columns)
 
 
 class ArrayData(TrainingData):
-    """An array ``X`` held (or memory-mapped) whole, with its labels."""
+    """An array ``X`` held (or memory-mapped) whole, with its labels and weights."""
 
-    def __init__(self, X, values, labelled):
+    def __init__(self, X, values, labelled, sample_weight=None):
         self.X = X
         self.values = values
         self.labelled = labelled
+        self.sample_weight = sample_weight
         self.n_features = X.shape[1]
         self.labelled_classes = np.unique(values)
         self.n_unlabelled = int((~labelled).sum())
+        if sample_weight is not None:
+            self.labelled_weight = sample_weight[labelled]
 
     def labelled_input(self):
         return self.X[self.labelled], self.values
 
-    def dataset(self, classes, extra_targets, device):
+    def row_weights(self, class_weight):
+        """Each row's weight, or None if every row weighs 1."""
+        weight = self.sample_weight
+        if class_weight is not None and self.labelled.any():
+            per_class = np.ones(len(self.labelled))
+            per_class[self.labelled] = compute_sample_weight(class_weight, self.values)
+            weight = per_class if weight is None else weight * per_class
+        if weight is None or np.all(weight == 1):
+            return None
+        return weight
+
+    def dataset(self, classes, extra_targets, device, class_weight=None):
         y_index = _encode(self.values, self.labelled, classes)
-        targets = _targets(y_index, extra_targets, self.X)
-        return _array_dataset(self.X, targets, device), y_index
+        weight = self.row_weights(class_weight)
+        X = self.X
+        if weight is not None and not weight.all() and not _is_memory_mapped(X):
+            # Rows of weight 0 are dropped: the fit is the one without them,
+            # batch for batch. (On disk they stay, and weigh nothing in the loss.)
+            kept = weight > 0
+            X, y_index, weight = X[kept], y_index[kept], weight[kept]
+            if np.all(weight == 1):
+                weight = None
+        targets = _targets(y_index, extra_targets, X, weight)
+        return _array_dataset(X, targets, device), y_index
 
 
 class RowData(TrainingData):
@@ -173,7 +221,7 @@ class RowData(TrainingData):
         rows = np.flatnonzero(self.labelled).tolist()
         return (torch.utils.data.Subset(self.source.data, rows),)
 
-    def dataset(self, classes, extra_targets, device):
+    def dataset(self, classes, extra_targets, device, class_weight=None):
         y_index = _encode(self.values, self.labelled, classes)
         targets = torch.from_numpy(y_index)
         if extra_targets is not None:
@@ -207,7 +255,7 @@ class BatchData(TrainingData):
     def labelled_input(self):
         return (labelled_part(self.source),)
 
-    def dataset(self, classes, extra_targets, device):
+    def dataset(self, classes, extra_targets, device, class_weight=None):
         semi_supervised = self.semi_supervised
 
         def targets(X_batch, y_batch, where):

@@ -12,7 +12,7 @@ import torch
 from sklearn.frozen import FrozenEstimator
 
 from ._base import FITTED_ATTRIBUTES
-from ._params import resolve_device
+from ._params import resolve_device, usable_device
 from .embedding import EmbeddingSubclassTeacher
 from .student import SubclassDistilledStudent
 from .teacher import SubclassTeacherClassifier
@@ -71,6 +71,15 @@ class Loader:
         }
         if self.missing:
             return None
+        device = decoded.get("device")
+        if device is not None and not usable_device(device):
+            decoded["device"] = "cpu"
+            warnings.warn(
+                f"The file's {cls.__name__} has device={str(device)!r}, which this "
+                "machine does not have; its device parameter is now 'cpu'.",
+                UserWarning,
+                stacklevel=4,
+            )
         estimator = cls(**decoded)
         fitted = encoded.get("fitted")
         if cls is EmbeddingSubclassTeacher:

@@ -28,7 +28,7 @@ OPTIMIZERS = {
 }
 
 #: Names of the callbacks the estimators add to every net.
-OWN_CALLBACKS = ("finite_loss", "keep_last_epoch", "early_stopping")
+OWN_CALLBACKS = ("finite_loss", "keep_last_epoch", "early_stopping", "progress_bar")
 
 #: Accelerator device types the estimators accept, with their names in messages.
 _ACCELERATORS = {"cuda": "CUDA", "mps": "MPS", "xpu": "XPU"}
@@ -61,6 +61,8 @@ NETWORK_CONSTRAINTS = {
     "callbacks": [None, list],
     "precision": [StrOptions(_ordered(["fp32", "bf16", "fp16"]))],
     "compile": ["boolean"],
+    "warm_start": ["boolean"],
+    "class_weight": [None, dict, StrOptions({"balanced"})],
 }
 
 
@@ -127,6 +129,23 @@ def resolve_device(device):
             f"{_ACCELERATORS[resolved.type]} device(s)."
         )
     return str(resolved)
+
+
+def usable_device(device):
+    """Whether ``device`` names a device this machine has (or ``"auto"``).
+
+    False only for an accelerator that is missing here; a device string that
+    is wrong on any machine is left for ``fit`` to report.
+    """
+    try:
+        resolve_device(device)
+    except ValueError:
+        try:
+            kind = torch.device(device).type
+        except (RuntimeError, TypeError):
+            return True
+        return kind not in _ACCELERATORS
+    return True
 
 
 def resolve_network_params(estimator, device=None):

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._callbacks import FiniteLossCheck, KeepLastEpoch
 from ._net import BatchIterator, IndexSplit, SubclassNet
@@ -38,8 +38,13 @@ def interrupts_stop(owner_name):
         _INTERRUPT_OWNER.reset(token)
 
 
-def make_net(estimator, config, *, n_features, n_outputs, criterion, seed=0):
-    """The (uninitialised) skorch net for ``estimator`` and its ``config``."""
+def make_net(
+    estimator, config, *, n_features, n_outputs, criterion, seed=0, incremental=False
+):
+    """The (uninitialised) skorch net for ``estimator`` and its ``config``.
+
+    ``incremental``: a net for ``partial_fit``, which never stops early.
+    """
     name = type(estimator).__name__
     remedy = (
         f"Try a lower lr (now {estimator.lr:g}) or standardised features (e.g. "
@@ -59,7 +64,10 @@ def make_net(estimator, config, *, n_features, n_outputs, criterion, seed=0):
         ("keep_last_epoch", KeepLastEpoch()),
         *config.callbacks,
     ]
-    if estimator.early_stopping:
+    if estimator.verbose >= 2:
+        # "auto" counts the batches of the first epoch, then shows a bar.
+        callbacks.append(("progress_bar", ProgressBar()))
+    if estimator.early_stopping and not incremental:
         callbacks.append(
             (
                 "early_stopping",
@@ -100,15 +108,69 @@ def make_net(estimator, config, *, n_features, n_outputs, criterion, seed=0):
     )
 
 
-def run_fit(estimator, net, dataset, *, seed, stratify=None):
+def continue_net(net, fresh, criterion):
+    """Carry the settings of ``fresh`` (a new, unbuilt net) onto ``net``.
+
+    For a fit that continues ``net``'s training (``warm_start`` or
+    ``partial_fit``): its module and optimizer, with their state, stay; the
+    learning rate, optimizer arguments, batch size, shuffling seed,
+    callbacks, verbosity and criterion become those of ``fresh``. Raises
+    ``ValueError`` if ``fresh`` is another network or optimizer.
+    """
+    for part in ("module", "optimizer"):
+        old, new = _component_params(net, part), _component_params(fresh, part)
+        if part == "optimizer":
+            # skorch sets these on the optimizer's parameter groups in place.
+            old, new = old[part], new[part]
+        if old != new:
+            raise ValueError(
+                f"warm_start=True and partial_fit continue the fitted network, but "
+                f"the parameters now describe another {part} ({new!r} instead of "
+                f"{old!r}). Set warm_start=False (or call fit) to train a new one."
+            )
+    for key, value in vars(fresh).items():
+        if key.startswith("iterator_"):
+            # Read when the next epoch's iterator is built; nothing to rebuild.
+            setattr(net, key, value)
+    net.set_params(
+        lr=fresh.lr,
+        batch_size=fresh.batch_size,
+        max_epochs=fresh.max_epochs,
+        verbose=fresh.verbose,
+        **{k: v for k, v in vars(fresh).items() if k.startswith("optimizer__")},
+    )
+    net.callbacks = fresh.callbacks
+    net.initialize_callbacks()
+    net.criterion = criterion
+    net.initialize_criterion()
+    return net
+
+
+def _named(callbacks):
+    return [item for item in callbacks or [] if isinstance(item, tuple)]
+
+
+def _component_params(net, part):
+    return {
+        key: value
+        for key, value in vars(net).items()
+        if key == part or key.startswith(part + "__")
+    }
+
+
+def run_fit(estimator, net, dataset, *, seed, stratify=None, epochs=None):
     """Train ``net`` on ``dataset`` (seeded); return it, or raise a clear error.
 
-    With ``early_stopping``, a validation split is drawn from the rows,
-    stratified by ``stratify`` where it can be.
+    With an ``early_stopping`` callback in the net, a validation split is
+    drawn from the rows, stratified by ``stratify`` where it can be.
+    ``epochs``: train ``net`` for that many epochs with skorch's
+    ``partial_fit``, its module, optimizer state and history kept if it is
+    initialised; None trains it from scratch (``fit``).
     """
     name = type(estimator).__name__
     device = str(net.device)
-    if estimator.early_stopping:
+    net.train_split = None
+    if any(item[0] == "early_stopping" for item in _named(net.callbacks)):
         net.train_split = IndexSplit(
             *_validation_split(
                 len(dataset), estimator.validation_fraction, stratify, seed
@@ -119,7 +181,10 @@ def run_fit(estimator, net, dataset, *, seed, stratify=None):
     with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
         try:
-            net.fit(dataset, y=None)
+            if epochs is None:
+                net.fit(dataset, y=None)
+            else:
+                net.partial_fit(dataset, y=None, epochs=epochs)
         except torch.cuda.OutOfMemoryError as exc:
             # Keep only the text: the traceback holds the tensors alive.
             out_of_memory = str(exc).split("\n")[0]

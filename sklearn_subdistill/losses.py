@@ -64,7 +64,7 @@ def class_logits(subclass_logits, n_classes):
     return torch.logsumexp(blocks, dim=2)
 
 
-def subclass_auxiliary_loss(subclass_logits, temperature=1.0):
+def subclass_auxiliary_loss(subclass_logits, temperature=1.0, sample_weight=None):
     """Auxiliary loss that keeps every subclass in use.
 
     Each example's logit vector is standardised across its ``K`` entries
@@ -81,11 +81,15 @@ def subclass_auxiliary_loss(subclass_logits, temperature=1.0):
     temperature : float, default=1.0
         The auxiliary temperature ``T_aux`` (> 0). Lower values sharpen the
         contrast between examples.
+    sample_weight : torch.Tensor of shape (n_samples,) or None, default=None
+        Non-negative row weights. A row of weight ``w`` counts as ``w``
+        copies of itself, both as an anchor and as a negative; rows of weight
+        0 are left out. None weighs every row 1.
 
     Returns
     -------
     torch.Tensor
-        A scalar in ``[-log N, 0]``.
+        A scalar in ``[-log N, 0]`` (``N`` the sum of the weights).
 
     Notes
     -----
@@ -95,6 +99,12 @@ def subclass_auxiliary_loss(subclass_logits, temperature=1.0):
     limit where every pair of examples is strongly anti-correlated. A row whose
     logits are all equal (always the case when ``K = 1``) standardises to zero
     and contributes a diagonal of 0 instead; its gradient is zero.
+
+    With weights ``w``,
+    ``L_aux = sum_n w_n logsumexp_m(zn_n . zn_m + log w_m) / W - 1/T - log(W)``
+    with ``W = sum_n w_n``: for integer weights, exactly the loss of the batch
+    in which row ``n`` appears ``w_n`` times; unchanged when all weights are
+    multiplied by the same factor.
 
     Examples
     --------
@@ -106,23 +116,43 @@ def subclass_auxiliary_loss(subclass_logits, temperature=1.0):
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}.")
+    if sample_weight is not None:
+        kept = sample_weight > 0
+        subclass_logits, sample_weight = subclass_logits[kept], sample_weight[kept]
+        if not len(sample_weight):
+            return subclass_logits.new_zeros(())
     n_samples, n_logits = subclass_logits.shape
     mean = subclass_logits.mean(dim=1, keepdim=True)
     var = subclass_logits.var(dim=1, unbiased=False, keepdim=True)
     normed = (subclass_logits - mean) / torch.sqrt(var + _STANDARDISE_EPS)
     normed = normed / math.sqrt(temperature * n_logits)
     gram = normed @ normed.T  # (N, K) @ (K, N) -> (N, N)
-    return torch.logsumexp(gram, dim=1).mean() - 1.0 / temperature - math.log(n_samples)
+    if sample_weight is None:
+        return (
+            torch.logsumexp(gram, dim=1).mean()
+            - 1.0 / temperature
+            - math.log(n_samples)
+        )
+    weight = sample_weight.to(gram.dtype)
+    total = weight.sum()
+    # Row m repeated w_m times adds w_m * exp(gram[n, m]): exp(gram + log w_m).
+    per_row = torch.logsumexp(gram + weight.log()[None, :], dim=1)  # (N,)
+    return (weight * per_row).sum() / total - 1.0 / temperature - total.log()
 
 
-def within_class_auxiliary_loss(subclass_logits, y, n_classes, temperature=1.0):
+def within_class_auxiliary_loss(
+    subclass_logits, y, n_classes, temperature=1.0, sample_weight=None
+):
     """The auxiliary loss within each class, over that class's own block.
 
     The rows of each class ``c`` are contrasted only with each other, over
     their ``s`` logits of block ``c``; the per-class losses are weighted by the
     class's share of the batch:
     ``sum_c (N_c / N) * subclass_auxiliary_loss(z[y == c, c*s:(c+1)*s])``.
-    Classes with fewer than two rows in the batch contribute nothing.
+    Classes with fewer than two rows in the batch contribute nothing. With
+    ``sample_weight``, each class's loss is the weighted
+    :func:`subclass_auxiliary_loss` and its share is its share of the batch's
+    total weight; rows of weight 0 are left out.
 
     Parameters
     ----------
@@ -134,6 +164,8 @@ def within_class_auxiliary_loss(subclass_logits, y, n_classes, temperature=1.0):
         Number of classes ``C``.
     temperature : float, default=1.0
         The auxiliary temperature ``T_aux`` (> 0).
+    sample_weight : torch.Tensor of shape (n_samples,) or None, default=None
+        Non-negative row weights, as in :func:`subclass_auxiliary_loss`.
 
     Returns
     -------
@@ -154,13 +186,24 @@ def within_class_auxiliary_loss(subclass_logits, y, n_classes, temperature=1.0):
     n_samples, n_logits = subclass_logits.shape
     s = n_logits // n_classes
     total = subclass_logits.new_zeros(())
+    if sample_weight is not None:
+        batch_weight = sample_weight.sum()
     for c in range(n_classes):
         rows = y == c
+        if sample_weight is not None:
+            rows = rows & (sample_weight > 0)
         n_rows = int(rows.sum())
         if n_rows < 2:
             continue
         block = subclass_logits[rows, c * s : (c + 1) * s]
-        total = total + n_rows / n_samples * subclass_auxiliary_loss(block, temperature)
+        if sample_weight is None:
+            share = n_rows / n_samples
+            aux = subclass_auxiliary_loss(block, temperature)
+        else:
+            weight = sample_weight[rows]
+            share = weight.sum() / batch_weight
+            aux = subclass_auxiliary_loss(block, temperature, weight)
+        total = total + share * aux
     return total
 
 

@@ -201,6 +201,17 @@ class SubclassTeacherLoss(nn.Module):
     n_subclasses : int, default=1
         Subclasses per class ``s``; tells a two-head network's training
         output (``C + C * s`` columns) from its evaluation output.
+
+    Notes
+    -----
+    The target is the class indices ``y``, or ``(y, sample_weight)``. With
+    weights, the cross-entropies are weighted means,
+    ``sum_n w_n CE_n / sum_n w_n``, and the auxiliary loss is the weighted
+    one of :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss` (or
+    :func:`~sklearn_subdistill.losses.within_class_auxiliary_loss`): a row
+    of weight ``w`` counts as ``w`` copies of itself, as an anchor and as a
+    negative, and a row of weight 0 is left out of every term, as if it were
+    not in the batch. A batch whose weights are all 0 has loss 0.
     """
 
     def __init__(
@@ -221,37 +232,58 @@ class SubclassTeacherLoss(nn.Module):
         self.two_heads = two_heads
 
     def forward(self, logits, y):
-        """Loss of a batch; ``y`` holds class indices in ``[0, C)``."""
+        """Loss of a batch; ``y`` holds class indices in ``[0, C)``, or is
+        ``(y, sample_weight)``."""
+        weight = None
+        if isinstance(y, (tuple, list)):
+            y, weight = y
         n_classes = self.n_classes
         if self.two_heads and logits.shape[1] == n_classes * (1 + self.n_subclasses):
             # (N, C + K) -> class logits a (N, C) and subclass logits b (N, K)
             a, b = logits[:, :n_classes], logits[:, n_classes:]
-            loss = F.cross_entropy(a, y) + F.cross_entropy(
-                class_logits(b, n_classes), y
+            loss = _cross_entropy(a, y, weight) + _cross_entropy(
+                class_logits(b, n_classes), y, weight
             )
-            return self._with_aux(loss, b, y)
-        loss = F.cross_entropy(class_logits(logits, n_classes), y)
+            return self._with_aux(loss, b, y, weight)
+        loss = _cross_entropy(class_logits(logits, n_classes), y, weight)
         if self.two_heads:
             return loss  # evaluation-mode output: the class cross-entropy
-        return self._with_aux(loss, logits, y)
+        return self._with_aux(loss, logits, y, weight)
 
-    def _with_aux(self, loss, z, y):
+    def _with_aux(self, loss, z, y, weight):
         if not self.aux_weight:
             return loss
         if self.aux_scope == "within":
             aux = within_class_auxiliary_loss(
-                z, y, self.n_classes, self.aux_temperature
+                z, y, self.n_classes, self.aux_temperature, sample_weight=weight
             )
         else:
-            aux = subclass_auxiliary_loss(z, self.aux_temperature)
+            aux = subclass_auxiliary_loss(z, self.aux_temperature, weight)
         return loss + self.aux_weight * aux
+
+
+def _weighted_mean(values, weight):
+    """``sum(w * v) / sum(w)``: integer weights count as repeated rows; 0 if
+    every weight is 0."""
+    weight = weight.to(values.dtype)
+    return (weight * values).sum() / weight.sum().clamp(min=1e-12)
+
+
+def _cross_entropy(logits, y, weight):
+    if weight is None:
+        return F.cross_entropy(logits, y)
+    return _weighted_mean(F.cross_entropy(logits, y, reduction="none"), weight)
 
 
 class SubclassDistillationLoss(nn.Module):
     """The student's loss: ``alpha * distillation + (1 - alpha) * class cross-entropy``.
 
     Rows whose label is ``-1`` (unlabelled transfer data) take the distillation
-    term alone; the result is the mean of the per-row losses.
+    term alone; the result is the mean of the per-row losses. The target is
+    ``(labels, teacher_logits)`` or ``(labels, teacher_logits, sample_weight)``;
+    with weights, the result is the weighted mean
+    ``sum_n w_n loss_n / sum_n w_n``, so that an integer weight counts as
+    that many copies of the row and a weight of 0 as no row.
 
     Parameters
     ----------
@@ -270,8 +302,8 @@ class SubclassDistillationLoss(nn.Module):
         self.temperature = temperature
 
     def forward(self, logits, target):
-        """Loss of a batch; ``target`` is ``(labels, teacher_logits)``."""
-        labels, teacher_logits = target
+        """Loss of a batch; ``target`` is ``(labels, teacher_logits[, weight])``."""
+        labels, teacher_logits, *weight = target
         per_row = self.alpha * distillation_loss(
             logits, teacher_logits, self.temperature, reduction="none"
         )
@@ -283,4 +315,6 @@ class SubclassDistillationLoss(nn.Module):
                 reduction="none",
             )
             per_row = per_row + (1 - self.alpha) * torch.where(labelled, ce, 0.0)
+        if weight:
+            return _weighted_mean(per_row, weight[0])
         return per_row.mean()

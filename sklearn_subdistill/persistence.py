@@ -110,7 +110,9 @@ def load(path, *, device=None, params=None):
         Where to put the network: ``None`` means the device it was trained on
         if this machine has it and the CPU otherwise (with a warning);
         ``"auto"``, ``"cpu"``, ``"cuda"``... as for the estimators. The
-        estimator's ``device`` parameter keeps its saved value.
+        estimator's ``device`` parameter keeps its saved value, unless this
+        machine lacks that device: it then becomes ``"cpu"`` (with a warning),
+        so that the loaded model also trains here.
     params : dict or None, default=None
         Values of the parameters the file could not store as data, by name:
         ``{"module": MyNet}``, ``{"callbacks": None}``; a student's teacher's

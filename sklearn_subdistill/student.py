@@ -1,5 +1,6 @@
 """SubclassDistilledStudent: a network that learns from a teacher's subclasses."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -8,7 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from . import _data
 from ._base import SubclassNetworkMixin
@@ -84,7 +85,8 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split.
     verbose : int, default=0
-        ``1`` prints skorch's table of losses after every epoch.
+        ``1`` prints skorch's table of losses after every epoch; ``2`` also
+        shows a progress bar over each epoch's batches.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
         has not improved by ``tol`` for ``n_iter_no_change`` epochs.
@@ -104,6 +106,16 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     compile : bool, default=False
         Compile the network with ``torch.compile`` (through skorch). Compiling
         takes time up front and pays off only for long runs, mostly on GPUs.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the student's loss, as in scikit-learn's
+        classifiers (``"balanced"`` counts the labelled rows); unlabelled rows
+        take weight 1. Multiplied with ``fit``'s ``sample_weight``. Not passed
+        to the teacher, which has its own (``teacher__class_weight``).
+        ``"balanced"`` is refused by :meth:`partial_fit`.
+    warm_start : bool, default=False
+        When fitted, ``fit`` goes on training the same network for
+        ``max_epochs`` more epochs, distilling the teacher it already has
+        (which is not fitted again).
     **kwargs : dict
         ``module__<name>`` and ``optimizer__<name>`` parameters.
 
@@ -127,7 +139,8 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     history_ : skorch.History
         Training record.
     n_iter_ : int
-        Epochs run.
+        Epochs run, over all fits that continued the network
+        (``warm_start``, :meth:`partial_fit`): ``len(history_)``.
 
     See Also
     --------
@@ -192,6 +205,8 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         callbacks=None,
         precision="fp32",
         compile=False,
+        class_weight=None,
+        warm_start=False,
         **kwargs,
     ):
         self.teacher = teacher
@@ -213,10 +228,12 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         self.callbacks = callbacks
         self.precision = precision
         self.compile = compile
+        self.class_weight = class_weight
+        self.warm_start = warm_start
         self._store_extra_params(kwargs)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the teacher if needed, then distil it into the student network.
 
         Parameters
@@ -231,22 +248,66 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         y : array-like of shape (n_samples,) or None, default=None
             Class labels, ``-1`` for unlabelled rows. ``None`` (or all ``-1``)
             distils from a fitted teacher (a ``FrozenEstimator``) alone.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Non-negative, finite row weights (arrays only; not all 0): the loss
+            is the weighted mean of the per-row losses, so a row of integer
+            weight ``k`` counts as ``k`` copies and a row of weight 0 as none.
+            The labelled rows' weights are passed on to the teacher's ``fit``
+            when the student fits it and it accepts ``sample_weight``.
 
         Returns
         -------
         self : SubclassDistilledStudent
             The fitted student.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y=None, classes=None, sample_weight=None):
+        """Distil for one epoch over ``X``, continuing previous calls.
+
+        On the first call the teacher is fitted on this chunk's labelled rows
+        (or used as it is, if frozen) and the student takes its classes; later
+        calls keep that teacher and go on training the same network (weights
+        and optimizer state). Early stopping does not apply.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples of this chunk.
+        y : array-like of shape (n_samples,) or None, default=None
+            Their labels, ``-1`` for unlabelled rows.
+        classes : array-like of shape (n_classes,) or None, default=None
+            Not needed: the classes are the teacher's. If given, they must be
+            the teacher's.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Row weights, as in :meth:`fit`.
+
+        Returns
+        -------
+        self : SubclassDistilledStudent
+            The student, trained one more epoch.
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _make_criterion(self, n_classes):
         return SubclassDistillationLoss(
             n_classes=n_classes, alpha=self.alpha, temperature=self.temperature
         )
 
-    def _fit_classes(self, data):
+    def _fit_classes(self, data, classes):
         self.teacher_ = self._fitted_teacher(data)
-        return self._check_teacher(self.teacher_)
+        teacher_classes, n_subclasses = self._check_teacher(self.teacher_)
+        if classes is not None and not np.array_equal(
+            np.unique(classes), np.unique(teacher_classes)
+        ):
+            raise ValueError(
+                f"classes={np.unique(classes).tolist()!r} are not the teacher's "
+                f"classes {teacher_classes.tolist()!r}; the student takes its classes "
+                "from the teacher. Fit the teacher on data of every class and pass it "
+                "in a FrozenEstimator."
+            )
+        return teacher_classes, n_subclasses
 
     def _extra_targets(self, X):
         teacher = self.teacher_
@@ -296,8 +357,19 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
                 "unlabelled transfer data; if -1 is a class of yours, relabel it "
                 "(e.g. to 0)."
             )
+        fit_params = {}
+        if data.labelled_weight is not None:
+            if has_fit_parameter(teacher, "sample_weight"):
+                fit_params["sample_weight"] = data.labelled_weight
+            else:
+                warnings.warn(
+                    f"The teacher {type(teacher).__name__} takes no sample_weight; "
+                    "it is fitted unweighted (the student's loss is weighted).",
+                    UserWarning,
+                    stacklevel=5,
+                )
         with interrupts_stop(type(self).__name__):
-            return clone(teacher).fit(*data.labelled_input())
+            return clone(teacher).fit(*data.labelled_input(), **fit_params)
 
     def _check_teacher(self, teacher):
         """The teacher's classes and subclasses, after checking it fits the data."""

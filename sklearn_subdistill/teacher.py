@@ -3,6 +3,7 @@
 import dataclasses
 from numbers import Integral, Real
 
+import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -94,7 +95,9 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         Seeds weight initialisation, shuffling and the validation split. An
         int makes training on the CPU reproducible bit for bit.
     verbose : int, default=0
-        ``1`` prints skorch's table of losses after every epoch.
+        ``1`` prints skorch's table of losses after every epoch; ``2`` also
+        shows a progress bar over each epoch's batches (skorch's
+        ``ProgressBar``, tqdm).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows (stratified) and
         stop when their loss has not improved by ``tol`` for
@@ -117,6 +120,17 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
     compile : bool, default=False
         Compile the network with ``torch.compile`` (through skorch). Compiling
         takes time up front and pays off only for long runs, mostly on GPUs.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in scikit-learn's classifiers:
+        ``{label: weight}``, or ``"balanced"`` for
+        ``n_samples / (n_classes * np.bincount(y))``; multiplied with
+        ``fit``'s ``sample_weight``. ``"balanced"`` is refused by
+        :meth:`partial_fit` (pass a dict computed on all the data).
+    warm_start : bool, default=False
+        When fitted, ``fit`` goes on training the same network (and optimizer
+        state) for ``max_epochs`` more epochs instead of starting anew;
+        ``n_iter_`` and ``history_`` count all epochs. The network and the
+        optimizer must be unchanged; ``lr`` and ``optimizer__*`` may change.
     **kwargs : dict
         ``module__<name>`` and ``optimizer__<name>`` parameters, passed to the
         network's and the optimizer's constructors; visible to ``get_params``
@@ -138,7 +152,8 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
     history_ : skorch.History
         Per-epoch and per-batch training record (``history_[:, "train_loss"]``).
     n_iter_ : int
-        Epochs run.
+        Epochs run, over all fits that continued the network
+        (``warm_start``, :meth:`partial_fit`): ``len(history_)``.
 
     See Also
     --------
@@ -217,6 +232,8 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         callbacks=None,
         precision="fp32",
         compile=False,
+        class_weight=None,
+        warm_start=False,
         **kwargs,
     ):
         self.n_subclasses = n_subclasses
@@ -241,10 +258,12 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         self.callbacks = callbacks
         self.precision = precision
         self.compile = compile
+        self.class_weight = class_weight
+        self.warm_start = warm_start
         self._store_extra_params(kwargs)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the network on labelled data.
 
         Parameters
@@ -260,16 +279,64 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
             Class labels: ints, strings, anything
             :func:`~sklearn.utils.multiclass.check_classification_targets`
             accepts. None when ``X`` carries the labels.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Non-negative, finite row weights (arrays only; not all 0). A row of
+            integer weight ``k`` counts as ``k`` copies of it in every term of
+            the loss, the auxiliary loss included (see
+            :class:`~sklearn_subdistill.modules.SubclassTeacherLoss`); rows of
+            weight 0 are left out. None weighs every row 1.
 
         Returns
         -------
         self : SubclassTeacherClassifier
             The fitted teacher.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
-    def _fit_classes(self, data):
-        classes = data.labelled_classes
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train the network for one epoch over ``X``, continuing previous calls.
+
+        The first call builds the network for ``classes``; later calls go on
+        training it (weights and optimizer state) on the rows given, so that a
+        data set can be trained on chunk by chunk, e.g. by
+        ``dask_ml.wrappers.Incremental``. Early stopping does not apply.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples of this chunk.
+        y : array-like of shape (n_samples,)
+            Their class labels, among ``classes``.
+        classes : array-like of shape (n_classes,) or None, default=None
+            All the classes of the data; required on the first call, as the
+            first chunk need not hold them all. Later calls may omit it.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Row weights, as in :meth:`fit`.
+
+        Returns
+        -------
+        self : SubclassTeacherClassifier
+            The teacher, trained one more epoch.
+        """
+        if classes is None and not hasattr(self, "net_"):
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit: "
+                "classes=np.unique(y_all) for the labels of all the data."
+            )
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _fit_classes(self, data, classes):
+        if classes is None:
+            classes = data.labelled_classes
+        else:
+            classes = np.unique(classes)
+            unknown = np.setdiff1d(data.labelled_classes, classes)
+            if len(unknown):
+                raise ValueError(
+                    f"y has labels {unknown.tolist()!r} that are not in classes="
+                    f"{classes.tolist()!r}."
+                )
         check_two_classes(self, classes)
         return classes, self.n_subclasses
 

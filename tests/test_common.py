@@ -42,7 +42,20 @@ ESTIMATORS = [
 ]
 
 
+#: Weighted and repeated fits take the same steps, but the network trains in
+#: float32: rows summed in another order differ in the last bits, ~1e-7 in the
+#: probabilities after 40 epochs, and this check asks for rtol=1e-7.
+#: tests/test_weights.py checks the equivalence at 1e-5 (as scikit-learn does
+#: for its own SGD estimators, which xfail this check).
+FLOAT32_WEIGHTS = (
+    "float32 training: weighted and repeated fits agree to ~1e-7, not to the "
+    "check's rtol=1e-7 (tested at 1e-5 in test_weights.py)"
+)
+
+
 def _expected_failed_checks(estimator):
+    if isinstance(estimator, SubclassTeacherClassifier):
+        return {"check_sample_weight_equivalence_on_dense_data": FLOAT32_WEIGHTS}
     if isinstance(estimator, SubclassDistilledStudent):
         # The student follows scikit-learn's semi-supervised convention: rows
         # labelled -1 are unlabelled transfer data. This check trains on the
@@ -50,7 +63,8 @@ def _expected_failed_checks(estimator):
         # is left; scikit-learn's own semi-supervised estimators are given
         # other labels by the check itself (_choose_check_classifiers_labels).
         return {
-            "check_classifiers_classes": "-1 marks unlabelled rows (semi-supervised)"
+            "check_classifiers_classes": "-1 marks unlabelled rows (semi-supervised)",
+            "check_sample_weight_equivalence_on_dense_data": FLOAT32_WEIGHTS,
         }
     return {}
 

@@ -131,13 +131,31 @@ def test_model_pickled_on_cuda_unpickles_and_predicts_on_cpu(data, teacher, no_c
     with pytest.warns(DeviceWarning) as record:
         restored = pickle.loads(blob)
     assert any("no CUDA devices" in str(w.message) for w in record)
+    assert any("device parameter is now 'cpu'" in str(w.message) for w in record)
     assert str(restored.net_.device) == "cpu"
     assert next(restored.net_.module_.parameters()).device.type == "cpu"
     assert_array_equal(restored.predict_proba(X), expected)
-    # Its parameter still says CUDA: refitting here asks for another device.
-    with pytest.raises(ValueError, match="CUDA is not available"):
-        restored.fit(X, data[1])
-    restored.set_params(device="cpu").fit(X, data[1])
+    # Its device parameter follows: it trains here, from scratch or on.
+    assert restored.device == "cpu"
+    restored.fit(X, data[1])
+    restored.set_params(warm_start=True).fit(X, data[1])
+    assert restored.n_iter_ == 2 * restored.max_epochs
+
+
+def test_student_pickled_on_cuda_unpickles_with_a_usable_teacher(data, no_cuda):
+    X, y = data
+    student = SubclassDistilledStudent(
+        teacher=SubclassTeacherClassifier(n_subclasses=2, **FIT), **FIT
+    ).fit(X, y)
+    student.set_params(device="cuda", teacher__device="cuda")
+    for model in (student, student.teacher_):
+        model.net_.device = "cuda"
+    with tensors_tagged_as_cuda():
+        blob = pickle.dumps(student)
+    with pytest.warns(UserWarning, match="device parameter is now 'cpu'"):
+        restored = pickle.loads(blob)
+    assert restored.device == restored.teacher.device == "cpu"
+    restored.fit(X, y)  # refits the teacher too, on this machine
 
 
 # -- the safe format ----------------------------------------------------------------
@@ -327,6 +345,20 @@ def test_safe_file_with_cuda_tensors_loads_on_cpu(data, teacher, tmp_path, no_cu
     with pytest.raises(ValueError, match="CUDA is not available"):
         load(tmp_path / "cuda.pt", device="cuda")
     assert load(tmp_path / "cuda.pt", device="cpu").net_.device == "cpu"
+
+
+def test_safe_file_of_a_cuda_model_loads_a_model_that_trains(data, tmp_path, no_cuda):
+    X, y = data
+    model = SubclassTeacherClassifier(n_subclasses=2, **FIT)
+    model.fit(X, y)
+    model.device = "cuda"  # the parameter of a model trained on a GPU
+    model.net_.device = "cuda"
+    with tensors_tagged_as_cuda():
+        save(model, tmp_path / "cuda.pt")
+    with pytest.warns(UserWarning, match="device parameter is now 'cpu'"):
+        restored = load(tmp_path / "cuda.pt")
+    assert restored.device == "cpu" and restored.net_.device == "cpu"
+    restored.fit(X, y)
 
 
 def test_load_leaves_the_global_rng_alone(teacher, tmp_path):
