@@ -23,6 +23,7 @@ from skorch.history import History
 from . import _data
 from ._data import read_training_data
 from ._datasets import ArrayDataset
+from ._distributed import agree_on_seed
 from ._net import BatchIterator
 from ._params import RoutedParamsMixin, resolve_network_params
 from ._streaming import (
@@ -96,6 +97,7 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
         config = self._network_config(config, len(classes), n_subclasses)
         dataset, stratify = data.dataset(classes, self._extra_targets, config.device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = agree_on_seed(seed)  # within a process group: rank 0's
         net = make_net(
             self,
             config,

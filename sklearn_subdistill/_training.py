@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from skorch.callbacks import EarlyStopping
 
 from ._callbacks import FiniteLossCheck, KeepLastEpoch
+from ._distributed import data_parallel, is_main_process
 from ._net import BatchIterator, IndexSplit, SubclassNet
 
 #: Set while a student fits its teacher: the student's name, so that an
@@ -59,6 +60,8 @@ def make_net(estimator, config, *, n_features, n_outputs, criterion, seed=0):
         ("keep_last_epoch", KeepLastEpoch()),
         *config.callbacks,
     ]
+    # Within a process group, only rank 0 prints.
+    verbose = estimator.verbose if is_main_process() else 0
     if estimator.early_stopping:
         callbacks.append(
             (
@@ -69,7 +72,7 @@ def make_net(estimator, config, *, n_features, n_outputs, criterion, seed=0):
                     threshold=estimator.tol,
                     threshold_mode="abs",
                     load_best=True,
-                    sink=print if estimator.verbose else _silent,
+                    sink=print if verbose else _silent,
                 ),
             )
         )
@@ -85,14 +88,16 @@ def make_net(estimator, config, *, n_features, n_outputs, criterion, seed=0):
         iterator_train=BatchIterator,
         iterator_train__shuffle=True,
         iterator_train__seed=seed,
+        iterator_train__distributed=True,
         iterator_valid=BatchIterator,
+        iterator_valid__distributed=True,
         # Validation batches as large as training ones: the auxiliary loss
         # depends on the batch size, so valid_loss stays comparable.
         iterator_valid__batch_size=estimator.batch_size,
         train_split=None,
         callbacks=callbacks,
         device=config.device,
-        verbose=estimator.verbose,
+        verbose=verbose,
         precision=estimator.precision,
         compile=estimator.compile,
         **{f"module__{k}": v for k, v in module_params.items()},
@@ -104,7 +109,8 @@ def run_fit(estimator, net, dataset, *, seed, stratify=None):
     """Train ``net`` on ``dataset`` (seeded); return it, or raise a clear error.
 
     With ``early_stopping``, a validation split is drawn from the rows,
-    stratified by ``stratify`` where it can be.
+    stratified by ``stratify`` where it can be. Inside a ``torch.distributed``
+    process group the net trains data-parallel (see ``_distributed``).
     """
     name = type(estimator).__name__
     device = str(net.device)
@@ -119,7 +125,10 @@ def run_fit(estimator, net, dataset, *, seed, stratify=None):
     with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
         try:
-            net.fit(dataset, y=None)
+            # skorch's fit, with the module data-parallel within a process group.
+            net.initialize()
+            with data_parallel(net):
+                net.partial_fit(dataset, y=None)
         except torch.cuda.OutOfMemoryError as exc:
             # Keep only the text: the traceback holds the tensors alive.
             out_of_memory = str(exc).split("\n")[0]
