@@ -53,6 +53,7 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="torch threads/process")
     parser.add_argument("--repeats", type=int, default=1, help="launches per count")
     parser.add_argument("--output", default=str(RESULTS / "distributed.md"))
+    parser.add_argument("--machine", default=MACHINE, help="for the table")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -153,7 +154,7 @@ def main(argv=None):
         "",
         f"Command: `{command_line()}`",
         "",
-        f"Machine: {MACHINE if args.device == 'cpu' else first['device']}; "
+        f"Machine: {args.machine}; device {first['device']}; "
         f"torch {first['torch']}, backend {first['backend']}, "
         f"{args.threads} torch thread(s) per process.",
         "",
