@@ -25,6 +25,7 @@ from skorch.history import History
 from . import _data
 from ._data import read_training_data
 from ._datasets import ArrayDataset
+from ._distributed import agree_on_seed
 from ._net import BatchIterator
 from ._params import RoutedParamsMixin, resolve_network_params, usable_device
 from ._streaming import (
@@ -144,6 +145,7 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
             reset=not continuing,
         )
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = agree_on_seed(seed)  # within a process group: rank 0's
         if continuing:
             if data.n_features != n_features:
                 raise ValueError(

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset
 
+from ._distributed import shard
 from ._streaming import as_float32_tensor, check_features, check_labels, checked_batches
 
 __all__ = ["ArrayDataset", "BatchStream", "RowDataset"]
@@ -205,9 +206,18 @@ class BatchStream(IterableDataset):
         return self.n_batches
 
     def __iter__(self):
+        return self.batches()
+
+    def batches(self, distributed=False):
+        """The batches; with ``distributed``, this process's share of each."""
         for X, y, where in checked_batches(
             self.source, self.batch_size, self.n_features
         ):
+            if distributed:
+                # Every process reads the whole batch and keeps its share,
+                # before the targets (a student's teacher logits) are computed.
+                X = X[shard(slice(0, len(X)))]
+                y = None if y is None else y[shard(slice(0, len(y)))]
             if y is not None:
                 # Their type was checked by scan, the first pass.
                 y = check_labels(y, len(X), where, check_type=False)

@@ -9,6 +9,9 @@ the same way, by index; an iterable of batches
 ``torch.utils.data.Dataset`` goes through a plain ``DataLoader``, skorch's
 normal path. Callbacks, history and checkpoints are
 skorch's own, untouched.
+
+Inside a ``torch.distributed`` process group, every process draws the same
+global batches and takes its own share of each (:func:`~._distributed.shard`).
 """
 
 import math
@@ -19,6 +22,7 @@ from skorch.dataset import unpack_data
 from torch.utils.data import DataLoader
 
 from ._datasets import ArrayDataset, BatchStream, RowDataset
+from ._distributed import shard
 
 __all__ = ["BatchIterator", "IndexSplit", "SubclassNet"]
 
@@ -32,20 +36,34 @@ class BatchIterator:
         The data. A ``BatchStream`` yields its own batches, in its own order:
         ``batch_size`` and ``shuffle`` do not apply to it.
     batch_size : int
-        Rows per batch; the last batch may be smaller.
+        Rows per batch; the last batch may be smaller. Within a process
+        group, the global batch, of which this process takes its share.
     shuffle : bool, default=False
         Visit rows in a new random order every epoch.
     seed : int or None, default=None
         Seed of the shuffling generator, created once per iterator so that
         successive epochs continue one random stream.
+    distributed : bool, default=False
+        Within a ``torch.distributed`` process group, yield only this
+        process's share of each batch (for training; prediction is per
+        process and reads whole batches).
     **loader_params : dict
         Passed to ``DataLoader`` on the normal (non-array) path.
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, seed=None, **loader_params):
+    def __init__(
+        self,
+        dataset,
+        batch_size,
+        shuffle=False,
+        seed=None,
+        distributed=False,
+        **loader_params,
+    ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.distributed = distributed
         self.generator = None
         if shuffle:
             self.generator = torch.Generator()
@@ -62,7 +80,7 @@ class BatchIterator:
 
     def __iter__(self):
         if isinstance(self.dataset, BatchStream):
-            yield from self.dataset
+            yield from self.dataset.batches(distributed=self.distributed)
             return
         if not isinstance(self.dataset, (ArrayDataset, RowDataset)):
             yield from DataLoader(
@@ -76,7 +94,8 @@ class BatchIterator:
         n_samples = len(self.dataset)
         if not self.shuffle:
             for start in range(0, n_samples, self.batch_size):
-                yield self.dataset.take(slice(start, start + self.batch_size))
+                stop = min(start + self.batch_size, n_samples)
+                yield self.dataset.take(self._shard(slice(start, stop)))
             return
         if self.dataset.contiguous:
             yield from self._contiguous_batches(n_samples)
@@ -87,10 +106,13 @@ class BatchIterator:
         torch.empty((), dtype=torch.int64).random_(generator=self.generator)
         order = torch.randperm(n_samples, generator=self.generator)
         for start in range(0, n_samples, self.batch_size):
-            yield self.dataset.take(order[start : start + self.batch_size])
+            yield self.dataset.take(self._shard(order[start : start + self.batch_size]))
         # ... and its RandomSampler draws one more permutation when exhausted
         # (for the remainder of num_samples % n, empty here).
         torch.randperm(n_samples, generator=self.generator)
+
+    def _shard(self, index):
+        return shard(index) if self.distributed else index
 
     def _contiguous_batches(self, n_samples):
         """Runs of ``batch_size`` rows in random order, boundaries shifted per epoch.
@@ -102,7 +124,7 @@ class BatchIterator:
         bounds = [0, *range(shift or self.batch_size, n_samples, self.batch_size)]
         bounds.append(n_samples)
         for i in torch.randperm(len(bounds) - 1, generator=self.generator).tolist():
-            yield self.dataset.take(slice(bounds[i], bounds[i + 1]))
+            yield self.dataset.take(self._shard(slice(bounds[i], bounds[i + 1])))
 
 
 class SubclassNet(NeuralNet):

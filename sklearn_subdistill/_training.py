@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._callbacks import FiniteLossCheck, KeepLastEpoch
+from ._distributed import data_parallel, is_main_process
 from ._net import BatchIterator, IndexSplit, SubclassNet
 
 #: Set while a student fits its teacher: the student's name, so that an
@@ -64,7 +65,9 @@ def make_net(
         ("keep_last_epoch", KeepLastEpoch()),
         *config.callbacks,
     ]
-    if estimator.verbose >= 2:
+    # Within a process group, only rank 0 prints.
+    verbose = estimator.verbose if is_main_process() else 0
+    if verbose >= 2:
         # "auto" counts the batches of the first epoch, then shows a bar.
         callbacks.append(("progress_bar", ProgressBar()))
     if estimator.early_stopping and not incremental:
@@ -77,7 +80,7 @@ def make_net(
                     threshold=estimator.tol,
                     threshold_mode="abs",
                     load_best=True,
-                    sink=print if estimator.verbose else _silent,
+                    sink=print if verbose else _silent,
                 ),
             )
         )
@@ -93,14 +96,16 @@ def make_net(
         iterator_train=BatchIterator,
         iterator_train__shuffle=True,
         iterator_train__seed=seed,
+        iterator_train__distributed=True,
         iterator_valid=BatchIterator,
+        iterator_valid__distributed=True,
         # Validation batches as large as training ones: the auxiliary loss
         # depends on the batch size, so valid_loss stays comparable.
         iterator_valid__batch_size=estimator.batch_size,
         train_split=None,
         callbacks=callbacks,
         device=config.device,
-        verbose=estimator.verbose,
+        verbose=verbose,
         precision=estimator.precision,
         compile=estimator.compile,
         **{f"module__{k}": v for k, v in module_params.items()},
@@ -165,7 +170,9 @@ def run_fit(estimator, net, dataset, *, seed, stratify=None, epochs=None):
     drawn from the rows, stratified by ``stratify`` where it can be.
     ``epochs``: train ``net`` for that many epochs with skorch's
     ``partial_fit``, its module, optimizer state and history kept if it is
-    initialised; None trains it from scratch (``fit``).
+    initialised; None trains it from scratch (as skorch's ``fit``). Inside a
+    ``torch.distributed`` process group the net trains data-parallel (see
+    ``_distributed``).
     """
     name = type(estimator).__name__
     device = str(net.device)
@@ -182,8 +189,9 @@ def run_fit(estimator, net, dataset, *, seed, stratify=None, epochs=None):
         torch.manual_seed(seed)
         try:
             if epochs is None:
-                net.fit(dataset, y=None)
-            else:
+                net.initialize()  # skorch's fit: a new module and optimizer
+            # Within a process group, the module is data-parallel.
+            with data_parallel(net):
                 net.partial_fit(dataset, y=None, epochs=epochs)
         except torch.cuda.OutOfMemoryError as exc:
             # Keep only the text: the traceback holds the tensors alive.
