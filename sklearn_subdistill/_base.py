@@ -1,4 +1,4 @@
-"""What the teacher and the student share: one fit path, and prediction.
+"""What the teacher and the student share: one fit path (prediction: ``_prediction``).
 
 :class:`SubclassNetworkMixin.fit <SubclassNetworkMixin._fit>` is a template
 method: it resolves the network parameters once, reads the input into one
@@ -11,32 +11,19 @@ import warnings
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import (
-    _check_feature_names_in,
-    check_consistent_length,
-    check_is_fitted,
-    validate_data,
-)
 from skorch.history import History
 
 from . import _data
 from ._data import read_training_data
-from ._datasets import ArrayDataset
 from ._distributed import agree_on_seed
-from ._net import BatchIterator
 from ._params import RoutedParamsMixin, resolve_network_params, usable_device
+from ._prediction import SubclassPredictionMixin
 from ._streaming import (
-    Source,
-    as_float32_tensor,
-    check_float32_range,
-    checked_batches,
     is_stream,
 )
-from ._training import continue_net, make_net, release_cached_memory, run_fit
-from .losses import class_logits
+from ._training import continue_net, make_net, run_fit
 
 #: Every attribute a fit sets: cleared when a fit starts, so that a fit that
 #: fails leaves the estimator unfitted; written and read by save and load.
@@ -61,7 +48,9 @@ def check_two_classes(estimator, classes):
         )
 
 
-class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
+class SubclassNetworkMixin(
+    RoutedParamsMixin, SubclassPredictionMixin, TransformerMixin
+):
     """Shared machinery of the subclass estimators (not public).
 
     Subclasses call :meth:`_fit` from ``fit`` and supply what differs:
@@ -115,20 +104,9 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
         optimizer's state kept); otherwise a new one is trained.
         """
         config = resolve_network_params(self)
-        name = type(self).__name__
+        if incremental:
+            self._check_partial_fit_input(X)
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
-        if incremental and self.class_weight == "balanced":
-            raise ValueError(
-                "class_weight='balanced' is not supported for partial_fit: the "
-                "class frequencies of one chunk are not those of the data. Compute "
-                "them once with sklearn.utils.class_weight.compute_class_weight"
-                "('balanced', classes=classes, y=y) and pass them as a dict."
-            )
-        if incremental and is_stream(X):
-            raise TypeError(
-                f"{name}.partial_fit takes arrays, one chunk at a time; pass "
-                f"{_data.STREAM_NAME} ({type(X).__name__}) to fit instead."
-            )
         if not continuing:
             # A fit that fails from here on leaves the estimator unfitted, not
             # holding the previous fit's network beside the new fit's classes.
@@ -147,12 +125,7 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         seed = agree_on_seed(seed)  # within a process group: rank 0's
         if continuing:
-            if data.n_features != n_features:
-                raise ValueError(
-                    f"X has {data.n_features} features, but {name} is expecting "
-                    f"{n_features} features as input."
-                )
-            classes = self._check_known_classes(data, classes)
+            classes = self._check_known_input(data, classes, n_features)
             n_subclasses = self.n_subclasses_
             # Another shuffle than the previous fits', still reproducible.
             seed = (seed + len(self.net_.history)) % np.iinfo(np.int32).max
@@ -186,8 +159,27 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
         self.n_iter_ = len(net.history)
         return self
 
-    def _check_known_classes(self, data, classes):
-        """The fitted classes, after checking ``data``'s labels are among them."""
+    def _check_partial_fit_input(self, X):
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: the "
+                "class frequencies of one chunk are not those of the data. Compute "
+                "them once with sklearn.utils.class_weight.compute_class_weight"
+                "('balanced', classes=classes, y=y) and pass them as a dict."
+            )
+        if is_stream(X):
+            raise TypeError(
+                f"{type(self).__name__}.partial_fit takes arrays, one chunk at a "
+                f"time; pass {_data.STREAM_NAME} ({type(X).__name__}) to fit instead."
+            )
+
+    def _check_known_input(self, data, classes, n_features):
+        """The fitted classes, after checking ``data`` against the first fit."""
+        if data.n_features != n_features:
+            raise ValueError(
+                f"X has {data.n_features} features, but {type(self).__name__} is "
+                f"expecting {n_features} features as input."
+            )
         if classes is not None and not np.array_equal(
             np.unique(classes), self.classes_
         ):
@@ -244,256 +236,3 @@ class SubclassNetworkMixin(RoutedParamsMixin, TransformerMixin):
         self.net_ = net
         self.history_ = net.history
         return self
-
-    # -- prediction -----------------------------------------------------------
-
-    def _validate_X(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
-        check_float32_range(X)
-        return X
-
-    def _map_batches(self, X, fn, n_columns, dtype=np.float64):
-        """Apply ``fn`` to the logits of each inference batch; collect in numpy.
-
-        ``fn`` runs on the training device; only its (small) result moves to
-        the host, into one preallocated array, so memory is bounded by the
-        batch and the output, not by float64 copies of every logit. Batches
-        hold ``INFERENCE_BATCH_SIZE`` rows, read when the method is called.
-        """
-        batch_size = _data.INFERENCE_BATCH_SIZE
-        if is_stream(X):
-            check_is_fitted(self)
-            batches = self._stream_batches(X, batch_size)
-            out = []  # the number of rows is unknown until the end
-        else:
-            X = self._validate_X(X)
-            batches = BatchIterator(ArrayDataset(X), batch_size=batch_size)
-            shape = (len(X),) if n_columns is None else (len(X), n_columns)
-            out = np.empty(shape, dtype=dtype)
-        out_of_memory = None
-        try:
-            start = 0
-            for batch in batches:
-                values = fn(self.net_.evaluation_step(batch)).cpu().numpy()
-                if isinstance(out, list):
-                    out.append(np.array(values, dtype=dtype))
-                else:
-                    out[start : start + len(values)] = values
-                start += len(values)
-        except torch.cuda.OutOfMemoryError as exc:
-            out_of_memory = str(exc).split("\n")[0]
-        if out_of_memory is not None:
-            device = str(self.net_.device)
-            release_cached_memory(device)
-            raise torch.cuda.OutOfMemoryError(
-                f"{type(self).__name__} ran out of memory on {device} while "
-                f"predicting in batches of {batch_size} rows. Free the memory other "
-                "tensors or models hold, or predict on the CPU: save the model with "
-                "sklearn_subdistill.save and load it with device='cpu'. "
-                f"(torch: {out_of_memory})"
-            )
-        if isinstance(out, list):
-            if not out:
-                raise ValueError(f"X ({type(X).__name__}) yielded no rows.")
-            return np.concatenate(out)
-        return out
-
-    def _stream_batches(self, X, batch_size):
-        """``(X_batch, None)`` float32 tensors of a streamed ``X``, each checked."""
-        batches = checked_batches(
-            Source(X, "predict"),
-            batch_size,
-            self.n_features_in_,
-            fitted_by=type(self).__name__,
-        )
-        for features, _, _ in batches:
-            yield as_float32_tensor(features), None
-
-    def predict_subclass_log_proba(self, X):
-        """Log-probability of each subclass.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), torch Dataset or \
-                iterable of batches
-            Input samples; for data larger than memory, a torch ``Dataset``
-            or an iterable of batches (labels in it are ignored), see
-            :ref:`scaling`.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes * n_subclasses)
-            ``log(transform(X))``, computed without underflow.
-        """
-        check_is_fitted(self)
-        return self._map_batches(X, _log_proba, len(self.classes_) * self.n_subclasses_)
-
-    def predict_log_proba(self, X):
-        """Log-probability of each class.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), torch Dataset or \
-                iterable of batches
-            Input samples; for data larger than memory, a torch ``Dataset``
-            or an iterable of batches (labels in it are ignored), see
-            :ref:`scaling`.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Class log-probabilities, columns in the order of ``classes_``.
-        """
-        check_is_fitted(self)
-        n_classes = len(self.classes_)
-        return self._map_batches(
-            X,
-            lambda z: class_logits(_log_proba(z), n_classes).clamp(max=0.0),
-            n_classes,
-        )
-
-    def predict_proba(self, X):
-        """Probability of each class: the sum of its subclasses' probabilities.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), torch Dataset or \
-                iterable of batches
-            Input samples; for data larger than memory, a torch ``Dataset``
-            or an iterable of batches (labels in it are ignored), see
-            :ref:`scaling`.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Class probabilities, columns in the order of ``classes_``.
-        """
-        proba = self.predict_log_proba(X)
-        return np.exp(proba, out=proba)
-
-    def predict(self, X):
-        """Predict class labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), torch Dataset or \
-                iterable of batches
-            Input samples; for data larger than memory, a torch ``Dataset``
-            or an iterable of batches (labels in it are ignored), see
-            :ref:`scaling`.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            The most probable class, as one of the labels seen in ``fit``.
-        """
-        index = self.predict_log_proba(X).argmax(axis=1)
-        return self.classes_[index]
-
-    def transform(self, X):
-        """Probability of each subclass.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), torch Dataset or \
-                iterable of batches
-            Input samples; for data larger than memory, a torch ``Dataset``
-            or an iterable of batches (labels in it are ignored), see
-            :ref:`scaling`.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes * n_subclasses)
-            Subclass probabilities; column ``k`` belongs to class
-            ``classes_[k // n_subclasses_]``. Each row sums to one, and summing
-            each class's block gives :meth:`predict_proba`.
-            ``transform(X).argmax(axis=1)`` is :meth:`predict_subclass`.
-        """
-        proba = self.predict_subclass_log_proba(X)
-        return np.exp(proba, out=proba)
-
-    def predict_subclass(self, X):
-        """The most probable subclass of each sample (a hard assignment).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), torch Dataset or \
-                iterable of batches
-            Input samples; for data larger than memory, a torch ``Dataset``
-            or an iterable of batches (labels in it are ignored), see
-            :ref:`scaling`.
-
-        Returns
-        -------
-        subclass : ndarray of shape (n_samples,) of int
-            Index in ``[0, n_classes * n_subclasses)``, the same as
-            ``transform(X).argmax(axis=1)``; subclass ``k`` belongs to class
-            ``classes_[k // n_subclasses_]``.
-        """
-        check_is_fitted(self)
-        return self._map_batches(X, lambda z: z.argmax(dim=1), None, dtype=np.int64)
-
-    def score(self, X, y, sample_weight=None):
-        """Mean accuracy of :meth:`predict` on ``X`` against ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Test samples.
-        y : array-like of shape (n_samples,)
-            True labels.
-        sample_weight : array-like of shape (n_samples,) or None, default=None
-            Sample weights.
-
-        Returns
-        -------
-        score : float
-            Accuracy of ``self.predict(X)``.
-        """
-        # Before predicting, so that a length mismatch costs no forward pass.
-        check_consistent_length(X, y, sample_weight)
-        return super().score(X, y, sample_weight=sample_weight)
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the :meth:`transform` columns: ``subclass_<class>_<j>``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the names seen in ``fit``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            One name per subclass, ``j`` counting within each class.
-        """
-        check_is_fitted(self)
-        _check_feature_names_in(self, input_features, generate_names=False)
-        return np.asarray(
-            [
-                f"subclass_{label}_{j}"
-                for label in self.classes_
-                for j in range(self.n_subclasses_)
-            ],
-            dtype=object,
-        )
-
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "net_")
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        tags.input_tags.allow_nan = False
-        tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags
-
-
-def _log_proba(logits):
-    """Float64 log-softmax, never above 0.
-
-    Rounding can leave a log-probability a few ulps above 0, and its exp just
-    above 1; the clamp keeps every probability in [0, 1].
-    """
-    return F.log_softmax(logits.double(), dim=1).clamp(max=0.0)

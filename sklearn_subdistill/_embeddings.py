@@ -178,3 +178,22 @@ def class_moments(embed, X, y_index, n_classes):
         "cd,ce->cde", offsets, offsets
     )
     return means, covariances
+
+
+def class_index(classes, y):
+    """Index of each label of ``y`` in ``classes``; every class needs a row."""
+    y_index = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+    unknown = classes[y_index] != y
+    if unknown.any():
+        raise ValueError(
+            f"y has labels the estimator does not know: "
+            f"{np.unique(y[unknown]).tolist()[:5]!r}; its classes_ are "
+            f"{classes.tolist()[:10]!r}."
+        )
+    missing = np.setdiff1d(np.arange(len(classes)), y_index)
+    if len(missing):
+        raise ValueError(
+            f"y has no row of class {classes[missing[0]].tolist()!r}: every "
+            "class needs training rows to find its directions."
+        )
+    return y_index

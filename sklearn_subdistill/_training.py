@@ -46,44 +46,9 @@ def make_net(
 
     ``incremental``: a net for ``partial_fit``, which never stops early.
     """
-    name = type(estimator).__name__
-    remedy = (
-        f"Try a lower lr (now {estimator.lr:g}) or standardised features (e.g. "
-        "sklearn.preprocessing.StandardScaler)"
-    )
-    if estimator.precision == "fp16":
-        remedy += ", or precision='bf16' or 'fp32'"
-    # Ours come first: KeepLastEpoch must see an interrupt before user
-    # callbacks or EarlyStopping restore their own weights.
-    callbacks = [
-        (
-            "finite_loss",
-            FiniteLossCheck(
-                name, remedy + ".", tolerate_batches=estimator.precision == "fp16"
-            ),
-        ),
-        ("keep_last_epoch", KeepLastEpoch()),
-        *config.callbacks,
-    ]
     # Within a process group, only rank 0 prints.
     verbose = estimator.verbose if is_main_process() else 0
-    if verbose >= 2:
-        # "auto" counts the batches of the first epoch, then shows a bar.
-        callbacks.append(("progress_bar", ProgressBar()))
-    if estimator.early_stopping and not incremental:
-        callbacks.append(
-            (
-                "early_stopping",
-                EarlyStopping(
-                    monitor="valid_loss",
-                    patience=estimator.n_iter_no_change,
-                    threshold=estimator.tol,
-                    threshold_mode="abs",
-                    load_best=True,
-                    sink=print if verbose else _silent,
-                ),
-            )
-        )
+    callbacks = _callbacks(estimator, config, verbose, incremental)
     module_params = {"n_features": n_features, "n_outputs": n_outputs}
     module_params.update(config.module_params)
     return SubclassNet(
@@ -111,6 +76,47 @@ def make_net(
         **{f"module__{k}": v for k, v in module_params.items()},
         **{f"optimizer__{k}": v for k, v in config.optimizer_params.items()},
     )
+
+
+def _callbacks(estimator, config, verbose, incremental):
+    """The net's callbacks: ours first, then the user's, then early stopping."""
+    name = type(estimator).__name__
+    remedy = (
+        f"Try a lower lr (now {estimator.lr:g}) or standardised features (e.g. "
+        "sklearn.preprocessing.StandardScaler)"
+    )
+    if estimator.precision == "fp16":
+        remedy += ", or precision='bf16' or 'fp32'"
+    # Ours come first: KeepLastEpoch must see an interrupt before user
+    # callbacks or EarlyStopping restore their own weights.
+    callbacks = [
+        (
+            "finite_loss",
+            FiniteLossCheck(
+                name, remedy + ".", tolerate_batches=estimator.precision == "fp16"
+            ),
+        ),
+        ("keep_last_epoch", KeepLastEpoch()),
+        *config.callbacks,
+    ]
+    if verbose >= 2:
+        # "auto" counts the batches of the first epoch, then shows a bar.
+        callbacks.append(("progress_bar", ProgressBar()))
+    if estimator.early_stopping and not incremental:
+        callbacks.append(
+            (
+                "early_stopping",
+                EarlyStopping(
+                    monitor="valid_loss",
+                    patience=estimator.n_iter_no_change,
+                    threshold=estimator.tol,
+                    threshold_mode="abs",
+                    load_best=True,
+                    sink=print if verbose else _silent,
+                ),
+            )
+        )
+    return callbacks
 
 
 def continue_net(net, fresh, criterion):

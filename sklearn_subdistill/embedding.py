@@ -26,6 +26,7 @@ from . import _data
 from ._embeddings import (
     as_dense,
     auto_embedding_kind,
+    class_index,
     class_moments,
     embedding_function,
     rows_for_model,
@@ -229,25 +230,7 @@ class EmbeddingSubclassTeacher(
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32))
         X_in = rows_for_model(X_in, X)
         check_classification_targets(y)
-        if isinstance(self.estimator, FrozenEstimator):
-            model = self.estimator
-            try:
-                check_is_fitted(model)
-            except NotFittedError as exc:
-                raise NotFittedError(
-                    f"The estimator is a FrozenEstimator around an unfitted "
-                    f"{type(model.estimator).__name__}: fit it before freezing it, "
-                    "or pass it unfrozen to have it fitted here."
-                ) from exc
-        else:
-            if self.embedding == "auto":
-                auto_embedding_kind(self.estimator)  # fail before fitting
-            if len(np.unique(y)) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes; "
-                    f"got 1 class ({y[0].tolist()!r})."
-                )
-            model = clone(self.estimator).fit(X_in, y)
+        model = self._fitted_model(X_in, y)
         inner = unwrap_frozen(model)
         if self.embedding == "auto":
             auto_embedding_kind(inner)
@@ -258,22 +241,7 @@ class EmbeddingSubclassTeacher(
                 f"The estimator was fitted on {n_features} features but X has "
                 f"{self.n_features_in_}."
             )
-        y_index = np.searchsorted(classes, y)
-        y_index = np.clip(y_index, 0, len(classes) - 1)
-        unknown = classes[y_index] != y
-        if unknown.any():
-            raise ValueError(
-                f"y has labels the estimator does not know: "
-                f"{np.unique(y[unknown]).tolist()[:5]!r}; its classes_ are "
-                f"{classes.tolist()[:10]!r}."
-            )
-        missing = np.setdiff1d(np.arange(len(classes)), y_index)
-        if len(missing):
-            raise ValueError(
-                f"y has no row of class {classes[missing[0]].tolist()!r}: every "
-                "class needs training rows to find its directions."
-            )
-
+        y_index = class_index(classes, y)
         embed, output_weights = embedding_function(inner, self.embedding)
         means, covariances = class_moments(embed, X_in, y_index, len(classes))
         basis = output_null_space(output_weights, means.shape[1])
@@ -293,6 +261,27 @@ class EmbeddingSubclassTeacher(
         self.directions_ = np.stack(directions)
         self.scales_ = np.asarray(scales)
         return self
+
+    def _fitted_model(self, X, y):
+        """The frozen model, checked, or a clone of the model fitted on X, y."""
+        if isinstance(self.estimator, FrozenEstimator):
+            try:
+                check_is_fitted(self.estimator)
+            except NotFittedError as exc:
+                raise NotFittedError(
+                    f"The estimator is a FrozenEstimator around an unfitted "
+                    f"{type(self.estimator.estimator).__name__}: fit it before "
+                    "freezing it, or pass it unfrozen to have it fitted here."
+                ) from exc
+            return self.estimator
+        if self.embedding == "auto":
+            auto_embedding_kind(self.estimator)  # fail before fitting
+        if len(np.unique(y)) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; "
+                f"got 1 class ({y[0].tolist()!r})."
+            )
+        return clone(self.estimator).fit(X, y)
 
     def _batches(self, X):
         """Validated ``X`` sliced into inference batches."""
