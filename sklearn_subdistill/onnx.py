@@ -16,6 +16,7 @@ dimension; skl2onnx's ``add_onnx_graph`` inserts it into the converted model.
 
 import contextlib
 import logging
+import re
 import warnings
 from collections import namedtuple
 
@@ -173,17 +174,26 @@ def export_network(estimator, subclass_proba=False, opset=None):
             )
     except Exception as exc:
         name = f"{type(module).__module__}.{type(module).__qualname__}"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise RuntimeError(
             f"torch.onnx could not export the network of {type(estimator).__name__}, "
-            f"{name}: {type(exc).__name__}: {reason} A network exports when "
-            "torch.export can trace its forward pass (no data-dependent Python "
-            "control flow, no numpy or non-torch calls on tensors)."
+            f"{name}: {_root_cause(exc)} A network exports when torch.export can "
+            "trace its forward pass (no Python control flow on tensor values, no "
+            "numpy or other non-torch calls on tensors); the traceback above holds "
+            "torch's full report."
         ) from exc
     finally:
         module.train(was_training)
         getattr(module, "_hidden", []).clear()
     return inline_local_functions(program.model_proto)
+
+
+def _root_cause(exc):
+    """``Type: first line`` of the innermost exception torch chained."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    message = re.sub(r"\x1b\[[0-9;]*m", "", lines[0].strip()) if lines else ""
+    return f"{type(exc).__name__}: {message.rstrip('.')}."
 
 
 @contextlib.contextmanager
