@@ -176,3 +176,14 @@ def test_unexportable_module_gets_a_clear_error(iris3):
         RuntimeError, match=r"torch\.onnx could not export.*SignFlipNet"
     ):
         to_onnx(teacher, X[:1])
+
+
+def test_options_reach_the_estimator_in_a_pipeline(iris3):
+    X, y = iris3
+    pipeline = make_pipeline(StandardScaler(), _teacher()).fit(X, y)
+    options = {SubclassTeacherClassifier: {"zipmap": False, "subclass_proba": True}}
+    session = _session(to_onnx(pipeline, X[:1], options=options))
+    label, proba, subclass = _run(session, X)
+    assert_array_equal(label, pipeline.predict(X))
+    assert_allclose(proba, pipeline.predict_proba(X), atol=ATOL, rtol=0)
+    assert_allclose(subclass, pipeline.transform(X), atol=ATOL, rtol=0)
