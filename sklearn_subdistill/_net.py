@@ -185,7 +185,10 @@ class SubclassNet(NeuralNet):
         """Forward pass of one batch for prediction, without autograd."""
         self.check_is_fitted()
         Xi, _ = unpack_data(batch)
-        self._set_training(training)
+        # Setting the mode writes to every submodule, a tenth of a one-row
+        # prediction: only when one of them is in training mode.
+        if training or any(m.training for m in self.module_.modules()):
+            self._set_training(training)
         if training:
             with torch.no_grad():
                 return self.infer(Xi)
