@@ -261,16 +261,7 @@ class SubclassPredictionMixin(TransformerMixin):
         feature_names_out : ndarray of str objects
             One name per subclass, ``j`` counting within each class.
         """
-        check_is_fitted(self)
-        _check_feature_names_in(self, input_features, generate_names=False)
-        return np.asarray(
-            [
-                f"subclass_{label}_{j}"
-                for label in self.classes_
-                for j in range(self.n_subclasses_)
-            ],
-            dtype=object,
-        )
+        return subclass_feature_names(self, input_features)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
@@ -281,6 +272,20 @@ class SubclassPredictionMixin(TransformerMixin):
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
+
+
+def subclass_feature_names(estimator, input_features=None):
+    """``subclass_<class>_<j>`` for every subclass of a fitted ``estimator``."""
+    check_is_fitted(estimator)
+    _check_feature_names_in(estimator, input_features, generate_names=False)
+    return np.asarray(
+        [
+            f"subclass_{label}_{j}"
+            for label in estimator.classes_
+            for j in range(estimator.n_subclasses_)
+        ],
+        dtype=object,
+    )
 
 
 def _passes_validation_as_is(estimator, X):

@@ -17,7 +17,6 @@ from sklearn.utils import _safe_indexing, check_random_state, gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_feature_names_in,
     check_is_fitted,
     validate_data,
 )
@@ -32,6 +31,7 @@ from ._embeddings import (
     rows_for_model,
     unwrap_frozen,
 )
+from ._prediction import subclass_feature_names
 from .projections import (
     class_directions,
     output_null_space,
@@ -416,16 +416,7 @@ class EmbeddingSubclassTeacher(
         feature_names_out : ndarray of str objects
             One name per pseudo-subclass, ``j`` counting within each class.
         """
-        check_is_fitted(self)
-        _check_feature_names_in(self, input_features, generate_names=False)
-        return np.asarray(
-            [
-                f"subclass_{label}_{j}"
-                for label in self.classes_
-                for j in range(self.n_subclasses_)
-            ],
-            dtype=object,
-        )
+        return subclass_feature_names(self, input_features)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "directions_")
