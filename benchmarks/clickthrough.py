@@ -92,8 +92,9 @@ def run_seed(X, y, segment, seed, args):
         "early_stopping": True,
         "n_iter_no_change": 5,
     }
+    # The paper's network, the package's default when these results were made.
     sub_teacher = SubclassTeacherClassifier(
-        n_subclasses=5, aux_weight=args.aux_weight, **teacher
+        n_subclasses=5, aux_weight=args.aux_weight, subclass_head="shared", **teacher
     )
     sub_teacher.fit(X_train, y_train)
     conv_teacher = SubclassTeacherClassifier(n_subclasses=1, aux_weight=0.0, **teacher)

@@ -181,8 +181,12 @@ def main():
     for pair in range(args.pairs):
         seed = pair
         t_est, fitted_teacher = timed(
+            # The paper's single-head network: what the raw loop below trains.
             lambda seed=seed: SubclassTeacherClassifier(
-                n_subclasses=args.subclasses, random_state=seed, **common
+                n_subclasses=args.subclasses,
+                subclass_head="shared",
+                random_state=seed,
+                **common,
             ).fit(X, y)
         )
         t_raw, _ = timed(
