@@ -92,9 +92,12 @@ def run_seed(X, y, segment, seed, args):
         "early_stopping": True,
         "n_iter_no_change": 5,
     }
-    # The paper's network, the package's default when these results were made.
     sub_teacher = SubclassTeacherClassifier(
-        n_subclasses=5, aux_weight=args.aux_weight, subclass_head="shared", **teacher
+        n_subclasses=5,
+        aux_weight=args.aux_weight,
+        subclass_head=args.subclass_head,
+        aux_scope=args.aux_scope,
+        **teacher,
     )
     sub_teacher.fit(X_train, y_train)
     conv_teacher = SubclassTeacherClassifier(n_subclasses=1, aux_weight=0.0, **teacher)
@@ -259,6 +262,21 @@ def main(argv=None):
         "default; other values write clickthrough_aux<w>.*)",
     )
     parser.add_argument(
+        "--subclass-head",
+        default="shared",
+        choices=["shared", "detached", "separate"],
+        help="the subclass teacher's subclass_head (default: shared, the paper's "
+        "network, with which clickthrough.md was made; others write "
+        "clickthrough_..._<head>.*)",
+    )
+    parser.add_argument(
+        "--aux-scope",
+        default="all",
+        choices=["all", "within"],
+        help="the subclass teacher's aux_scope (default: all; within writes "
+        "clickthrough_..._within.*)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="tiny smoke run (< 1 minute)"
     )
     args = parser.parse_args(argv)
@@ -292,6 +310,7 @@ def main(argv=None):
 random_state=0)` (positive rate in the data: {y.mean():.4f}); each seed is a
 stratified 70/30 train/test split. Teachers: default `MLP(256, 256)`, subclass
 teacher with `n_subclasses=5`, `aux_weight={args.aux_weight:g}`, `aux_temperature=1`,
+`subclass_head="{args.subclass_head}"`, `aux_scope="{args.aux_scope}"`,
 conventional teacher with `n_subclasses=1, aux_weight=0`; both trained on the
 training rows with `early_stopping=True` (10% of the training rows held out,
 patience 5 epochs, at most {args.teacher_epochs} epochs; epochs run, subclass:
@@ -320,6 +339,10 @@ on the test rows: {[r["subclasses used"] for r in results]}.
         name += f"_T{args.temperature:g}"
     if args.aux_weight != 1.0:
         name += f"_aux{args.aux_weight:g}"
+    if args.subclass_head != "shared":
+        name += f"_{args.subclass_head}"
+    if args.aux_scope != "all":
+        name += f"_{args.aux_scope}"
     write_results(name, "\n".join(parts), plot(results), quick=args.quick)
 
 
