@@ -25,6 +25,7 @@ from ._streaming import (
     check_float32_range,
     checked_batches,
     is_stream,
+    passes_check_array,
 )
 from ._training import release_cached_memory
 from .losses import class_logits
@@ -39,7 +40,11 @@ class SubclassPredictionMixin(TransformerMixin):
 
     def _validate_X(self, X):
         check_is_fitted(self)
-        if not _passes_validation_as_is(self, X):
+        # What validate_data would pass as is skips it (most of a one-row
+        # prediction's time); feature names always take the full check.
+        if hasattr(self, "feature_names_in_") or not passes_check_array(
+            X, self.n_features_in_
+        ):
             X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
         check_float32_range(X)
         return X
@@ -286,31 +291,6 @@ def subclass_feature_names(estimator, input_features=None):
         ],
         dtype=object,
     )
-
-
-def _passes_validation_as_is(estimator, X):
-    """Whether ``validate_data`` would return ``X`` unchanged, without a warning.
-
-    True for the common case, a non-empty 2-D float32 or float64 ndarray of
-    finite values and the fitted width, for an estimator fitted without
-    feature names: checked in microseconds, where ``validate_data`` takes
-    tens (most of a one-row prediction). Anything else, valid or not, goes
-    through ``validate_data`` and gets its conversions and error messages.
-    """
-    return (
-        type(X) is np.ndarray
-        and X.ndim == 2
-        and X.dtype in _FLOAT_DTYPES
-        and X.shape[0] > 0
-        and X.shape[1] == estimator.n_features_in_
-        and not hasattr(estimator, "feature_names_in_")
-        # NaN and infinities make the sum non-finite (so can an overflow,
-        # which then takes the full check).
-        and np.isfinite(X.sum())
-    )
-
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _log_proba(logits):
