@@ -147,14 +147,18 @@ class SubclassHeadNetwork(nn.Module):
     def _keep_hidden(self, layer, inputs, output):
         self._hidden.append(inputs[0])
 
-    def forward(self, X):
-        """Subclass log-probabilities ``(N, K)``; ``(N, C + K)`` logits in training."""
+    def class_logits_and_subclass_input(self, X):
+        """The body's class logits ``a`` and what the subclass network reads."""
         a = self.body(X)
         if self.subclass_input == "input":
-            inputs = X
-        else:
-            inputs = self._hidden.pop().detach()
-            self._hidden.clear()
+            return a, X
+        inputs = self._hidden.pop().detach()
+        self._hidden.clear()
+        return a, inputs
+
+    def forward(self, X):
+        """Subclass log-probabilities ``(N, K)``; ``(N, C + K)`` logits in training."""
+        a, inputs = self.class_logits_and_subclass_input(X)
         if self.training:
             return torch.cat([a, self.subclass_net(inputs)], dim=1)
         # Predictions run the subclass network and combine the two in float64:
@@ -165,15 +169,17 @@ class SubclassHeadNetwork(nn.Module):
             for name, value in self.subclass_net.state_dict().items()
         }
         b = torch.func.functional_call(self.subclass_net, parameters, inputs.double())
-        return self._log_proba(a.double(), b, self.subclass_temperature)
+        return self.log_proba(a.double(), b)
 
-    def _log_proba(self, class_logits_, b, tau):
-        n, s = len(b), self.n_outputs // self.n_classes
+    def log_proba(self, class_logits_, b):
+        """``log p(k | x)`` from class logits ``a`` and subclass logits ``b``."""
+        s = self.n_outputs // self.n_classes
         # (N, K) -> (N, C, s): each class's block of subclass logits
-        within = F.log_softmax(b.reshape(n, self.n_classes, s) / tau, dim=2)
+        blocks = b.reshape(-1, self.n_classes, s) / self.subclass_temperature
+        within = F.log_softmax(blocks, dim=2)
         # (N, C, 1) + (N, C, s) -> (N, C, s) -> (N, K)
         log_proba = F.log_softmax(class_logits_, dim=1).unsqueeze(2) + within
-        return log_proba.reshape(n, self.n_outputs)
+        return log_proba.reshape(-1, self.n_outputs)
 
 
 class SubclassTeacherLoss(nn.Module):

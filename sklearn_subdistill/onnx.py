@@ -98,20 +98,8 @@ class ProbabilityNetwork(nn.Module):
         network = self.network
         if not isinstance(network, SubclassHeadNetwork):
             return F.log_softmax(network(X), dim=1)
-        a = network.body(X)  # the hook keeps the input of its last linear layer
-        if network.subclass_input == "input":
-            inputs = X
-        else:
-            inputs = network._hidden.pop()
-            network._hidden.clear()
-        b = network.subclass_net(inputs)
-        n_subclasses = network.n_outputs // self.n_classes
-        # (N, K) -> (N, C, s): each class's block of subclass logits
-        b = b.reshape(-1, self.n_classes, n_subclasses)
-        within = F.log_softmax(b / network.subclass_temperature, dim=2)
-        # (N, C, 1) + (N, C, s) -> (N, C, s) -> (N, K)
-        log_proba = F.log_softmax(a, dim=1).unsqueeze(2) + within
-        return log_proba.reshape(-1, network.n_outputs)
+        a, inputs = network.class_logits_and_subclass_input(X)
+        return network.log_proba(a, network.subclass_net(inputs))
 
     def forward(self, X):
         """Class probabilities ``(N, C)`` (and subclass probabilities ``(N, K)``)."""
