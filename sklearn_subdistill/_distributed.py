@@ -34,6 +34,7 @@ __all__ = [
     "AgreeOnHistory",
     "GlobalBatchLoss",
     "agree_on_seed",
+    "check_same_data",
     "data_parallel",
     "is_main_process",
     "shard",
@@ -85,6 +86,52 @@ def agree_on_seed(seed):
     value = torch.tensor([seed], dtype=torch.int64, device=_collective_device())
     dist.broadcast(value, src=0)
     return int(value.item())
+
+
+def check_same_data(name, n_items, unit, n_features, n_outputs):
+    """Raise ``ValueError`` unless every process passes data of the same shape.
+
+    Every process must pass the same data: each trains on its share of every
+    global batch. Processes with other numbers of batches would wait on each
+    other's collectives forever; this check fails on every process at once,
+    before training. (Data of the same shape but other values cannot be told
+    apart here.)
+
+    Parameters
+    ----------
+    name : str
+        The estimator's name, for the message.
+    n_items : int
+        Rows of the training data, or batches of an iterable of batches.
+    unit : {"rows", "batches"}
+        What ``n_items`` counts.
+    n_features, n_outputs : int
+        Input columns and network outputs (classes times subclasses).
+    """
+    world_size = world()[1]
+    if world_size == 1:
+        return
+    mine = torch.tensor(
+        [n_items, n_features, n_outputs],
+        dtype=torch.int64,
+        device=_collective_device(),
+    )
+    shapes = [torch.empty_like(mine) for _ in range(world_size)]
+    dist.all_gather(shapes, mine)
+    shapes = [tuple(shape.tolist()) for shape in shapes]
+    if len(set(shapes)) == 1:
+        return
+    found = "; ".join(
+        f"rank {rank}: {n} {unit}, {f} features, {o} outputs"
+        for rank, (n, f, o) in enumerate(shapes)
+    )
+    raise ValueError(
+        f"{name} in a torch.distributed process group trains one model on the "
+        "same data passed to every process (each takes its share of every "
+        f"global batch), but the processes passed different data ({found}). "
+        "Pass the whole data set (or the same chunk, or the same stream) on "
+        "every process."
+    )
 
 
 @contextlib.contextmanager

@@ -16,7 +16,8 @@ from sklearn.model_selection import train_test_split
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._callbacks import FiniteLossCheck, KeepLastEpoch
-from ._distributed import data_parallel, is_main_process
+from ._datasets import BatchStream
+from ._distributed import check_same_data, data_parallel, is_main_process
 from ._net import BatchIterator, IndexSplit, SubclassNet
 
 #: Set while a student fits its teacher: the student's name, so that an
@@ -182,6 +183,13 @@ def run_fit(estimator, net, dataset, *, seed, stratify=None, epochs=None):
     """
     name = type(estimator).__name__
     device = str(net.device)
+    check_same_data(
+        name,
+        len(dataset),
+        "batches" if isinstance(dataset, BatchStream) else "rows",
+        net.module__n_features,
+        net.module__n_outputs,
+    )
     net.train_split = None
     if any(item[0] == "early_stopping" for item in _named(net.callbacks)):
         net.train_split = IndexSplit(
@@ -194,8 +202,10 @@ def run_fit(estimator, net, dataset, *, seed, stratify=None, epochs=None):
     with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
         try:
-            if epochs is None:
-                net.initialize()  # skorch's fit: a new module and optimizer
+            if epochs is None or not net.initialized_:
+                # skorch's fit, or a first partial_fit: a new module and
+                # optimizer (here, so that data_parallel finds them).
+                net.initialize()
             # Within a process group, the module is data-parallel.
             with data_parallel(net):
                 net.partial_fit(dataset, y=None, epochs=epochs)

@@ -22,9 +22,8 @@ import torch
 from sklearn_subdistill import _distributed
 from sklearn_subdistill._datasets import ArrayDataset
 from sklearn_subdistill._net import BatchIterator
-from sklearn_subdistill.losses import subclass_auxiliary_loss
 
-from .distributed_worker import SCENARIOS, make_data, results
+from .distributed_worker import AUX_LOSSES, SCENARIOS, aux_batch, make_data, results
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available(), reason="torch without torch.distributed"
@@ -73,16 +72,23 @@ def two_processes(tmp_path_factory):
             for p in procs:
                 p.kill()
             pytest.fail("the 2-process fit did not finish in 240 s")
-    found = {}
-    for rank, (proc, output) in enumerate(zip(procs, outputs, strict=True)):
-        path = out / f"rank{rank}.npz"
-        written = path.exists()
-        tolerated = proc.returncode == 0 or (written and EXIT_FLAKE in output)
-        if not (written and tolerated):
-            pytest.fail(
+    paths = [out / f"rank{rank}.npz" for rank in range(WORLD_SIZE)]
+    ranks = list(zip(procs, outputs, paths, strict=True))
+    if not all(
+        path.exists() and (proc.returncode == 0 or EXIT_FLAKE in output)
+        for proc, output, path in ranks
+    ):
+        # Every rank's output: the first error may be on a rank that did not
+        # fail first (its peers then lose their connection).
+        pytest.fail(
+            "\n".join(
                 f"rank {rank} exited with {proc.returncode}, results "
-                f"{'written' if written else 'missing'}:\n{output[-4000:]}"
+                f"{'written' if path.exists() else 'missing'}:\n{output[-3000:]}"
+                for rank, (proc, output, path) in enumerate(ranks)
             )
+        )
+    found = {}
+    for rank, path in enumerate(paths):
         with np.load(path) as data:
             found[rank] = dict(data)
     return found
@@ -96,6 +102,19 @@ def one_process():
     return {name: results(fit(X, y)) for name, fit in SCENARIOS.items()}
 
 
+def _tolerance(scenario, key):
+    """How close 2 processes come to 1: rounding, except under autocast."""
+    if scenario != "teacher_bf16":
+        # A batch's rows are multiplied in two parts instead of one. Largest
+        # differences seen: 3e-7 (aux_scope="all"), 4e-6 ("within", whose
+        # fits on these few rows amplify rounding most).
+        return dict(rtol=1e-4, atol=1e-5)
+    # bfloat16 rounds each share's matrix products on its own; Adam then
+    # amplifies the differences for parameters with small gradients. Seen:
+    # 0.024 in a weight of the subclass network, 5e-5 in the loss.
+    return dict(rtol=0, atol=1e-3 if key.endswith("loss") else 0.1)
+
+
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_two_processes_train_the_one_process_model(
     scenario, two_processes, one_process
@@ -106,30 +125,45 @@ def test_two_processes_train_the_one_process_model(
         rank1 = two_processes[1][f"{scenario}/{key}"]
         # Every process ends with the same weights and history, bit for bit.
         np.testing.assert_array_equal(rank0, rank1, err_msg=key)
-        # ... those of one process with the same global batch, up to rounding
-        # (a batch's rows are multiplied in two parts instead of one).
-        np.testing.assert_allclose(rank0, value, rtol=1e-4, atol=1e-5, err_msg=key)
+        # ... those of one process with the same global batch.
+        np.testing.assert_allclose(
+            rank0, value, err_msg=key, **_tolerance(scenario, key)
+        )
 
 
-def test_auxiliary_loss_is_that_of_the_global_batch(two_processes):
-    logits = torch.randn(33, 6, generator=torch.Generator().manual_seed(1))
+@pytest.mark.parametrize("loss", list(AUX_LOSSES))
+def test_auxiliary_loss_is_that_of_the_global_batch(loss, two_processes):
+    logits, y, weight = aux_batch()
     logits.requires_grad_()
-    full = subclass_auxiliary_loss(logits)
+    full = AUX_LOSSES[loss](logits, (y, weight))
     full.backward()
     rows = [slice(0, 17), slice(17, 33)]  # the shares of the 2 processes
     for rank in range(WORLD_SIZE):
-        found = two_processes[rank]
-        np.testing.assert_allclose(found["aux_global"], full.item(), rtol=1e-6)
-        # A process's own rows alone give another loss: the gather is real.
-        assert abs(found["aux_local"] - full.item()) > 1e-3
+        found = {
+            key: two_processes[rank][f"aux/{loss}/{key}"]
+            for key in ("global", "local", "grad")
+        }
+        np.testing.assert_allclose(found["global"], full.item(), rtol=1e-6)
+        # A process's own rows alone give another loss: the gather is real
+        # (for "within", of the labels and weights too).
+        assert abs(found["local"] - full.item()) > 1e-3
         # Each process gets world_size times its rows' gradient; averaging
         # by DistributedDataParallel brings it back to one process's.
         np.testing.assert_allclose(
-            found["aux_grad"],
+            found["grad"],
             WORLD_SIZE * logits.grad[rows[rank]].numpy(),
             rtol=1e-5,
             atol=1e-7,
         )
+
+
+def test_different_data_on_the_processes_is_refused(two_processes):
+    # Rank 1 passed 200 rows, rank 0 240: without the check, the processes
+    # would wait on each other's collectives forever. Both raise.
+    for rank in range(WORLD_SIZE):
+        message = str(two_processes[rank]["different_data_error"])
+        assert "passed different data" in message
+        assert "rank 0: 240 rows" in message and "rank 1: 200 rows" in message
 
 
 @pytest.mark.parametrize("n_rows", [0, 1, 2, 7, 33])
