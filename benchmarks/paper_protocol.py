@@ -1,19 +1,20 @@
 """Paper-protocol study: which teacher gives the best small student?
 
 For each data set and seed (a stratified 70/30 train/test split, features
-standardised on the training rows), four teachers are fitted on *all*
+standardised on the training rows), the teachers are fitted on *all*
 training rows: the plain network (1 subclass), the package's default subclass
-teacher (``subclass_head="detached"``: the plain network's classes split by a
-head on its last hidden layer), the paper's single-head network
-(``subclass_head="shared"``), embedding subclasses of the plain network
-(``EmbeddingSubclassTeacher``) and, with ``--designs``, other designs (a
-separate subclass network reading the input, the within-class auxiliary
-loss). Students (``MLP(32)``) learn from a labelled
-fraction of the training rows, alone ("low data") or with the other training
-rows unlabelled ("transfer"), next to scikit-learn's ``MLPClassifier(32)``
-trained to convergence, ``HistGradientBoostingClassifier`` and
-``LogisticRegression`` on the same labelled rows
-(``sklearn_subdistill._study.paper_protocol_study``).
+teacher (``subclass_head="separate"``, ``aux_loss="information"``: the plain
+network's classes split by a second network trained with the information
+loss), the paper's single-head network (``subclass_head="shared",
+aux_loss="contrastive"``), embedding subclasses of the plain network
+(``EmbeddingSubclassTeacher``) and, with ``--designs``, other designs (the
+contrastive loss on a separate network, within each class, and the head on
+the last hidden layer, ``subclass_head="detached"``). Students (``MLP(32)``)
+learn from a labelled fraction of the training rows, alone ("low data") or
+with the other training rows unlabelled ("transfer"), next to
+scikit-learn's ``MLPClassifier(32)`` trained to convergence,
+``HistGradientBoostingClassifier`` and ``LogisticRegression`` on the same
+labelled rows (``sklearn_subdistill._study.paper_protocol_study``).
 
 Data: digits collapsed to 0-4 vs 5-9, ``make_subclass_classification`` (2 x 5
 hidden clusters), ``make_clickthrough`` (binary, imbalanced: ROC AUC) and
@@ -22,6 +23,7 @@ scikit-learn's bundled breast cancer table.
 Usage::
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/paper_protocol.py
+    nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/paper_protocol.py --n-jobs 5
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/paper_protocol.py --quick
 """
 
@@ -133,6 +135,9 @@ def main(argv=None):
         "--designs", nargs="*", default=list(DESIGNS), choices=list(DESIGNS),
         help="other teacher designs to compare (default: all)",
     )  # fmt: skip
+    parser.add_argument(
+        "--n-jobs", type=int, default=None, help="seeds run in parallel processes"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run (~1 min)")
     parser.add_argument(
         "--from-json", type=Path, help="re-render the tables of a saved run"
@@ -153,6 +158,7 @@ def main(argv=None):
             X, y, hidden, fractions=args.fractions, seeds=range(args.seeds),
             metric=metric, teacher_params={"max_epochs": args.teacher_epochs},
             student_steps=args.student_steps, designs=args.designs, progress=False,
+            n_jobs=args.n_jobs,
         )  # fmt: skip
         print(summary_table(results[name]), flush=True)
     stem = "paper_protocol_quick" if args.quick else "paper_protocol"
@@ -164,11 +170,14 @@ training rows; students are `MLP(32)` networks (package defaults otherwise:
 on the labelled fraction alone (**low data**) or with the other training rows
 unlabelled, `y=-1` (**transfer**). Students: `labels only` (`alpha=0`),
 `conventional` (the 1-subclass teacher), `subclass` (the default teacher:
-`subclass_head="detached"`, `subclass_temperature=3`), `paper loss` (the
-paper's single-head teacher, `subclass_head="shared"`), `embedding`
-(`EmbeddingSubclassTeacher` of the 1-subclass teacher), `separate network`
-(`subclass_head="separate"`), `within-class aux` (the default with
-`aux_scope="within"`). Baselines on the same
+`subclass_head="separate"`, `aux_loss="information"`,
+`aux_entropy_weight=0.3`, `subclass_temperature=3`), `paper loss` (the
+paper's single-head teacher, `subclass_head="shared",
+aux_loss="contrastive"`), `embedding` (`EmbeddingSubclassTeacher` of the
+1-subclass teacher), and other designs named by their `subclass_head` and
+`aux_loss` (`contrastive within`: `aux_loss="contrastive",
+aux_scope="within"`; `detached, contrastive` was the default before this
+study). Baselines on the same
 labelled rows: `MLPClassifier((32,), max_iter=2000)`,
 `HistGradientBoostingClassifier()`, `LogisticRegression(max_iter=2000)`. Test
 accuracy (ROC AUC for click-through) in %, mean ± std over {args.seeds} seeds;

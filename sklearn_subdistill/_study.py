@@ -15,6 +15,7 @@ import math
 import time
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
@@ -33,8 +34,10 @@ from .teacher import SubclassTeacherClassifier
 METHODS = ("labels only", "conventional", "subclass", "paper loss", "embedding")
 #: Other teacher designs a study can add, by name: their teacher parameters.
 DESIGNS = {
-    "separate network": {"subclass_head": "separate"},
-    "within-class aux": {"aux_scope": "within"},
+    "separate, contrastive": {"aux_loss": "contrastive"},
+    "separate, contrastive within": {"aux_loss": "contrastive", "aux_scope": "within"},
+    "detached, information": {"subclass_head": "detached"},
+    "detached, contrastive": {"subclass_head": "detached", "aux_loss": "contrastive"},
 }
 #: What a user would train instead on the labelled rows.
 BASELINES = ("MLPClassifier", "HistGradientBoosting", "LogisticRegression")
@@ -66,7 +69,7 @@ def fit_teachers(X, y, *, seed, n_subclasses=5, teacher_params=None, designs=())
     variants = {
         "conventional": {"n_subclasses": 1, "aux_weight": 0},
         "subclass": {},
-        "paper loss": {"subclass_head": "shared"},
+        "paper loss": {"subclass_head": "shared", "aux_loss": "contrastive"},
         **{name: DESIGNS[name] for name in designs},
     }
     teachers = {
@@ -143,63 +146,84 @@ def paper_protocol_study(
     test_size=0.3,
     designs=(),
     progress=True,
+    n_jobs=None,
 ):
     """Run the study; one row per (seed, fraction, regime).
 
     Each row holds the test score of every student method and baseline, the
     teachers' scores and, when ``y_hidden`` is given, the recovery of the
     hidden labels by each teacher's subclasses. Students get about
-    ``student_steps`` optimiser steps whatever their number of rows.
+    ``student_steps`` optimiser steps whatever their number of rows. Seeds
+    run in ``n_jobs`` processes (joblib; ``None``: one after the other); the
+    rows are the same either way.
     """
-    teacher_params = {"device": "cpu", **(teacher_params or {})}
-    student_params = {
-        "device": "cpu", "hidden_layer_sizes": (32,), **(student_params or {})
-    }  # fmt: skip
+    settings = dict(
+        fractions=fractions, metric=metric, n_subclasses=n_subclasses,
+        teacher_params={"device": "cpu", **(teacher_params or {})},
+        student_params={
+            "device": "cpu", "hidden_layer_sizes": (32,), **(student_params or {})
+        },
+        student_steps=student_steps, test_size=test_size, designs=designs,
+    )  # fmt: skip
+    if n_jobs in (None, 1):
+        seeds = tqdm(seeds, disable=not progress, desc="paper-protocol study")
+        per_seed = [_one_seed(X, y, y_hidden, seed, **settings) for seed in seeds]
+    else:
+        per_seed = Parallel(n_jobs=n_jobs)(
+            delayed(_one_seed)(X, y, y_hidden, seed, **settings) for seed in seeds
+        )
+    return [row for rows in per_seed for row in rows]
+
+
+def _one_seed(
+    X, y, y_hidden, seed, *, fractions, metric, n_subclasses, teacher_params,
+    student_params, student_steps, test_size, designs,
+):  # fmt: skip
+    """The study's rows of one seed: split, scale, teachers, then students."""
+    start = time.perf_counter()
+    parts = train_test_split(
+        X, y, *([] if y_hidden is None else [y_hidden]),
+        test_size=test_size, random_state=seed, stratify=y,
+    )  # fmt: skip
+    X_train, X_test, y_train, y_test = parts[:4]
+    hidden_test = parts[5] if y_hidden is not None else None
+    scaler = StandardScaler().fit(X_train)
+    X_train = scaler.transform(X_train).astype(np.float32)
+    X_test = scaler.transform(X_test).astype(np.float32)
+    teachers = fit_teachers(
+        X_train, y_train, seed=seed, n_subclasses=n_subclasses,
+        teacher_params=teacher_params, designs=designs,
+    )  # fmt: skip
+    common = _teacher_row(teachers, X_test, y_test, hidden_test, metric)
     rows = []
-    for seed in tqdm(seeds, disable=not progress, desc="paper-protocol study"):
-        start = time.perf_counter()
-        parts = train_test_split(
-            X, y, *([] if y_hidden is None else [y_hidden]),
-            test_size=test_size, random_state=seed, stratify=y,
+    for fraction in fractions:
+        labelled, _ = train_test_split(
+            np.arange(len(y_train)), train_size=fraction, random_state=seed,
+            stratify=y_train,
         )  # fmt: skip
-        X_train, X_test, y_train, y_test = parts[:4]
-        hidden_test = parts[5] if y_hidden is not None else None
-        scaler = StandardScaler().fit(X_train)
-        X_train = scaler.transform(X_train).astype(np.float32)
-        X_test = scaler.transform(X_test).astype(np.float32)
-        teachers = fit_teachers(
-            X_train, y_train, seed=seed, n_subclasses=n_subclasses,
-            teacher_params=teacher_params, designs=designs,
+        baselines = _baselines(
+            X_train[labelled], y_train[labelled], X_test, y_test, seed=seed,
+            hidden=student_params["hidden_layer_sizes"], metric=metric,
         )  # fmt: skip
-        common = _teacher_row(teachers, X_test, y_test, hidden_test, metric)
-        for fraction in fractions:
-            labelled, _ = train_test_split(
-                np.arange(len(y_train)), train_size=fraction, random_state=seed,
-                stratify=y_train,
+        for regime in REGIMES:
+            y_regime = np.full(len(y_train), -1, dtype=np.int64)
+            y_regime[labelled] = y_train[labelled]
+            X_regime = X_train
+            if regime == "low data":
+                X_regime, y_regime = X_train[labelled], y_train[labelled]
+            row = {"seed": seed, "fraction": fraction, "regime": regime}
+            row["n_labelled"] = len(labelled)
+            row.update(common)
+            row.update(baselines)
+            row.update(
+                _students(
+                    teachers, X_regime, y_regime, X_test, y_test, seed=seed,
+                    params=student_params, steps=student_steps, metric=metric,
+                )
             )  # fmt: skip
-            baselines = _baselines(
-                X_train[labelled], y_train[labelled], X_test, y_test, seed=seed,
-                hidden=student_params["hidden_layer_sizes"], metric=metric,
-            )  # fmt: skip
-            for regime in REGIMES:
-                y_regime = np.full(len(y_train), -1, dtype=np.int64)
-                y_regime[labelled] = y_train[labelled]
-                X_regime = X_train
-                if regime == "low data":
-                    X_regime, y_regime = X_train[labelled], y_train[labelled]
-                row = {"seed": seed, "fraction": fraction, "regime": regime}
-                row["n_labelled"] = len(labelled)
-                row.update(common)
-                row.update(baselines)
-                row.update(
-                    _students(
-                        teachers, X_regime, y_regime, X_test, y_test, seed=seed,
-                        params=student_params, steps=student_steps, metric=metric,
-                    )
-                )  # fmt: skip
-                rows.append(row)
-        for row in rows[-2 * len(fractions) :]:
-            row["seconds"] = time.perf_counter() - start
+            rows.append(row)
+    for row in rows:
+        row["seconds"] = time.perf_counter() - start
     return rows
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "class_logits",
     "distillation_loss",
     "subclass_auxiliary_loss",
+    "subclass_information_loss",
     "within_class_auxiliary_loss",
 ]
 
@@ -204,6 +205,89 @@ def within_class_auxiliary_loss(
             share = weight.sum() / batch_weight
             aux = subclass_auxiliary_loss(block, temperature, weight)
         total = total + share * aux
+    return total
+
+
+def subclass_information_loss(
+    subclass_logits, y, n_classes, entropy_weight=0.3, sample_weight=None
+):
+    """Auxiliary loss that splits each class into confident, balanced subclasses.
+
+    For the rows of each class ``c``, ``p_n = softmax(z_n[c*s:(c+1)*s])`` is
+    row ``n``'s distribution over the ``s`` subclasses of its own class. The
+    loss of class ``c`` is ``entropy_weight * mean_n H(p_n) - H(mean_n p_n)``:
+    the second term wants every subclass used equally often, the first wants
+    each row to belong to one subclass. With ``entropy_weight=1`` it is minus
+    the mutual information between a row and its subclass, the objective of
+    discriminative clustering by regularised information maximisation
+    (Krause, Perona and Gomes, 2010); smaller weights leave rows softer
+    splits. The per-class losses are weighted by the class's share of the
+    batch.
+
+    Parameters
+    ----------
+    subclass_logits : torch.Tensor of shape (n_samples, n_classes * n_subclasses)
+        Subclass logits of one batch.
+    y : torch.Tensor of shape (n_samples,)
+        Class indices in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes ``C``.
+    entropy_weight : float, default=0.3
+        Weight (>= 0) of the rows' mean entropy against the entropy of their
+        mean.
+    sample_weight : torch.Tensor of shape (n_samples,) or None, default=None
+        Non-negative row weights: a row of weight ``w`` counts as ``w`` copies
+        of itself in both means and in the class's share; rows of weight 0
+        are left out. None weighs every row 1.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar in ``[-log s, entropy_weight * log s]``.
+
+    Notes
+    -----
+    Unlike :func:`subclass_auxiliary_loss`, the value does not depend on the
+    batch size beyond the noise of its means, and rows are never contrasted
+    with the rows of other classes. A class with no row (or zero total
+    weight) in the batch contributes nothing.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_subdistill.losses import subclass_information_loss
+    >>> z = 10 * torch.eye(4)  # four rows, each sure of another subclass
+    >>> y = torch.tensor([0, 0, 1, 1])
+    >>> round(float(subclass_information_loss(z, y, n_classes=2)), 3)  # -log 2
+    -0.693
+    """
+    if entropy_weight < 0:
+        raise ValueError(f"entropy_weight must be >= 0, got {entropy_weight}.")
+    n_samples, n_logits = subclass_logits.shape
+    s = n_logits // n_classes
+    # (N, C*s) -> (N, C, s) -> the block of each row's own class: (N, s)
+    blocks = subclass_logits.reshape(n_samples, n_classes, s)
+    own = blocks[torch.arange(n_samples, device=y.device), y]
+    log_p = F.log_softmax(own, dim=1)
+    p = log_p.exp()
+    row_entropy = -(p * log_p).sum(dim=1)  # (N,)
+    weight = (
+        torch.ones_like(row_entropy)
+        if sample_weight is None
+        else sample_weight.to(row_entropy.dtype)
+    )
+    total = subclass_logits.new_zeros(())
+    batch_weight = weight.sum().clamp(min=1e-12)
+    for c in range(n_classes):
+        w = weight * (y == c)
+        class_weight = w.sum()
+        if not class_weight > 0:
+            continue
+        mean_p = (w[:, None] * p).sum(dim=0) / class_weight  # (s,)
+        marginal_entropy = -(mean_p * mean_p.clamp(min=1e-12).log()).sum()
+        conditional_entropy = (w * row_entropy).sum() / class_weight
+        loss = entropy_weight * conditional_entropy - marginal_entropy
+        total = total + class_weight / batch_weight * loss
     return total
 
 

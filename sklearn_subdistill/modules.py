@@ -13,6 +13,7 @@ from .losses import (
     class_logits,
     distillation_loss,
     subclass_auxiliary_loss,
+    subclass_information_loss,
     within_class_auxiliary_loss,
 )
 
@@ -194,8 +195,9 @@ class SubclassTeacherLoss(nn.Module):
     aux_temperature : float, default=1.0
         Temperature of the auxiliary loss.
     aux_scope : {"all", "within"}, default="all"
-        ``"all"``: :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss`
-        over every row and logit of the batch (the paper's); ``"within"``:
+        For ``aux_loss="contrastive"``: ``"all"``:
+        :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss` over every
+        row and logit of the batch (the paper's); ``"within"``:
         :func:`~sklearn_subdistill.losses.within_class_auxiliary_loss`.
     two_heads : bool, default=False
         The logits come from a :class:`SubclassHeadNetwork` in training mode:
@@ -207,6 +209,12 @@ class SubclassTeacherLoss(nn.Module):
     n_subclasses : int, default=1
         Subclasses per class ``s``; tells a two-head network's training
         output (``C + C * s`` columns) from its evaluation output.
+    aux_loss : {"contrastive", "information"}, default="contrastive"
+        ``"contrastive"``: the paper's loss (with ``aux_scope`` and
+        ``aux_temperature``); ``"information"``:
+        :func:`~sklearn_subdistill.losses.subclass_information_loss`.
+    aux_entropy_weight : float, default=0.3
+        ``entropy_weight`` of ``aux_loss="information"``.
 
     Notes
     -----
@@ -214,7 +222,8 @@ class SubclassTeacherLoss(nn.Module):
     weights, the cross-entropies are weighted means,
     ``sum_n w_n CE_n / sum_n w_n``, and the auxiliary loss is the weighted
     one of :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss` (or
-    :func:`~sklearn_subdistill.losses.within_class_auxiliary_loss`): a row
+    :func:`~sklearn_subdistill.losses.within_class_auxiliary_loss`, or
+    :func:`~sklearn_subdistill.losses.subclass_information_loss`): a row
     of weight ``w`` counts as ``w`` copies of itself, as an anchor and as a
     negative, and a row of weight 0 is left out of every term, as if it were
     not in the batch. A batch whose weights are all 0 has loss 0.
@@ -228,8 +237,12 @@ class SubclassTeacherLoss(nn.Module):
         aux_scope="all",
         two_heads=False,
         n_subclasses=1,
+        aux_loss="contrastive",
+        aux_entropy_weight=0.3,
     ):
         super().__init__()
+        self.aux_loss = aux_loss
+        self.aux_entropy_weight = aux_entropy_weight
         self.n_subclasses = n_subclasses
         self.n_classes = n_classes
         self.aux_weight = aux_weight
@@ -259,7 +272,11 @@ class SubclassTeacherLoss(nn.Module):
     def _with_aux(self, loss, z, y, weight):
         if not self.aux_weight:
             return loss
-        if self.aux_scope == "within":
+        if self.aux_loss == "information":
+            aux = subclass_information_loss(
+                z, y, self.n_classes, self.aux_entropy_weight, sample_weight=weight
+            )
+        elif self.aux_scope == "within":
             aux = within_class_auxiliary_loss(
                 z, y, self.n_classes, self.aux_temperature, sample_weight=weight
             )

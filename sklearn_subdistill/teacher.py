@@ -17,12 +17,15 @@ __all__ = ["SubclassTeacherClassifier"]
 class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstimator):
     """Neural classifier whose output splits every class into subclasses.
 
-    The network has ``n_classes * n_subclasses`` outputs. Its class
-    probabilities are sums of subclass probabilities and are trained with
-    cross-entropy on the labels; an auxiliary loss, weighted by
-    ``aux_weight``, pushes the examples of a batch apart in subclass space so
-    that every subclass stays in use. The subclasses the network invents are
-    what :class:`SubclassDistilledStudent` learns from.
+    The model has ``n_classes * n_subclasses`` outputs: the probability of
+    each class, trained with cross-entropy on the labels, split among that
+    class's subclasses. By default the class probabilities come from a
+    network trained exactly as one without subclasses would be, and the split
+    from a second network of the same architecture that an auxiliary loss,
+    weighted by ``aux_weight``, teaches to cut each class into confident,
+    equally used subclasses. The subclasses it invents are what
+    :class:`SubclassDistilledStudent` learns from. The paper's single network
+    [1]_ is ``subclass_head="shared", aux_loss="contrastive"``.
 
     Read more in the :ref:`User Guide <user_guide>`.
 
@@ -43,29 +46,46 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
     aux_weight : float, default=1.0
         Weight ``beta`` of the auxiliary loss; ``0`` turns it off (and lets the
         subclasses collapse).
+    aux_loss : {"information", "contrastive"}, default="information"
+        The auxiliary loss.
+
+        - ``"information"``: within each class, the entropy of the class's
+          mean subclass distribution (subclasses used equally often) against
+          ``aux_entropy_weight`` times the rows' mean entropy (each row in one
+          subclass): :func:`~sklearn_subdistill.losses.subclass_information_loss`.
+          On the study's data it found the hidden groups far better than the
+          paper's loss, and gave better students (see the "When does it help"
+          page).
+        - ``"contrastive"``: the paper's loss, which pushes the rows of a batch
+          apart in subclass space, with ``aux_temperature`` and ``aux_scope``:
+          :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss`.
+    aux_entropy_weight : float, default=0.3
+        Weight of the rows' mean entropy in ``aux_loss="information"``
+        (``1``: the mutual information of rows and subclasses); lower values
+        leave softer splits. Only used when ``aux_loss="information"``.
     aux_temperature : float, default=1.0
-        Temperature of the auxiliary loss; lower values push harder.
+        Temperature of the contrastive loss; lower values push harder. Only
+        used when ``aux_loss="contrastive"``.
     aux_scope : {"all", "within"}, default="all"
-        Rows and logits the auxiliary loss contrasts: ``"all"``, the paper's,
+        Rows and logits the contrastive loss contrasts: ``"all"``, the paper's,
         every row of a batch over all ``n_classes * n_subclasses`` logits;
         ``"within"``, only rows of the same class over that class's own
-        subclass logits. ``"within"`` gives softer subclasses, which were the
-        safer choice on an imbalanced table with subclasses shared by the
-        classes (see the "When does it help" page).
-    subclass_head : {"detached", "separate", "shared"}, default="detached"
+        subclass logits (softer subclasses). Only used when
+        ``aux_loss="contrastive"``.
+    subclass_head : {"separate", "detached", "shared"}, default="separate"
         Where the subclasses come from.
 
-        - ``"detached"``: the network predicts the classes alone, so its
+        - ``"separate"``: the network predicts the classes alone, so its
           class probabilities (and :meth:`predict`) are those of the same
-          network trained without subclasses; a small head on its last hidden
-          layer, whose gradient stops there, splits each class into
-          subclasses (cross-entropy of its per-class log-sum-exps plus the
-          auxiliary loss). It needs a network whose output layer is a
-          ``torch.nn.Linear``.
-        - ``"separate"``: the same, but the split comes from a second network
-          of the same architecture that reads the input (twice the training
-          cost; subclasses that follow hidden groups more closely, students
-          that were not better for it, see the "When does it help" page).
+          network trained without subclasses; a second network of the same
+          architecture reads the input and splits each class into subclasses
+          (cross-entropy of its per-class log-sum-exps plus the auxiliary
+          loss). Training costs about twice a plain network's.
+        - ``"detached"``: the same, but the split comes from a small head on
+          the class network's last hidden layer, whose gradient stops there
+          (cheaper; it sees only what the network learnt for the classes, and
+          found the hidden groups less well). It needs a network whose output
+          layer is a ``torch.nn.Linear``.
         - ``"shared"``: the paper's network, one output layer of
           ``n_classes * n_subclasses`` logits whose per-class sums are the
           class probabilities; the auxiliary loss then shapes the whole
@@ -73,15 +93,16 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
 
         With ``n_subclasses=1`` all three are the plain network.
     subclass_temperature : float, default=3.0
-        With a ``"detached"`` or ``"separate"`` subclass head, the split of
+        With a ``"separate"`` or ``"detached"`` subclass head, the split of
         each class exposed by :meth:`transform` (and distilled by students) is
-        the head's softmax at this temperature; above 1 it is softer. Training
-        is not affected.
+        the subclass network's softmax at this temperature; above 1 it is
+        softer. Training is not affected.
     max_epochs : int, default=100
         Passes over the training data.
     batch_size : int, default=256
-        Rows per minibatch. The auxiliary loss contrasts the rows of a batch,
-        so its strength depends on this value.
+        Rows per minibatch. The auxiliary loss is computed over the rows of a
+        batch (the contrastive one contrasts them), so it depends on this
+        value.
     lr : float, default=1e-3
         Learning rate.
     optimizer : {"adam", "adamw", "sgd"} or torch.optim.Optimizer subclass, \
@@ -165,21 +186,27 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
     With ``subclass_head="shared"`` the loss on a batch of subclass logits
     ``z`` with class labels ``y`` is ``CE(y, class_logits(z)) + aux_weight *
     L_aux(z)`` where ``class_logits`` is a log-sum-exp over each class's block
-    of subclass logits and ``L_aux`` is
-    :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss` (or
+    of subclass logits and ``L_aux`` is the auxiliary loss
+    (:func:`~sklearn_subdistill.losses.subclass_information_loss`,
+    :func:`~sklearn_subdistill.losses.subclass_auxiliary_loss` or
     :func:`~sklearn_subdistill.losses.within_class_auxiliary_loss`). With
-    ``subclass_head="detached"`` (or ``"separate"``), class logits ``a`` and
-    subclass logits ``b`` (from the network's last hidden layer, its gradient
-    stopped, or from a second network), it is
+    ``subclass_head="separate"`` (or ``"detached"``), class logits ``a`` and
+    subclass logits ``b`` (from a second network, or from the network's last
+    hidden layer, its gradient stopped), it is
     ``CE(y, a) + CE(y, class_logits(b)) + aux_weight * L_aux(b)``, and
     ``log p(k | x) = log_softmax(a)[c] + log_softmax(b_c / subclass_temperature)[j]``
     for subclass ``j`` of class ``c`` (see
     :class:`~sklearn_subdistill.modules.SubclassHeadNetwork`).
 
+    The information loss follows discriminative clustering by regularised
+    information maximisation [2]_, applied within each class.
+
     References
     ----------
     .. [1] R. Müller, S. Kornblith and G. Hinton, "Subclass Distillation",
        arXiv:2002.03936, 2020.
+    .. [2] A. Krause, P. Perona and R. Gomes, "Discriminative Clustering by
+       Regularized Information Maximization", NeurIPS, 2010.
 
     Examples
     --------
@@ -203,6 +230,8 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         "aux_weight": [Interval(Real, 0, None, closed="left")],
         "aux_temperature": [Interval(Real, 0, None, closed="neither")],
         "aux_scope": [StrOptions({"all", "within"})],
+        "aux_loss": [StrOptions({"information", "contrastive"})],
+        "aux_entropy_weight": [Interval(Real, 0, None, closed="left")],
         "subclass_head": [StrOptions({"separate", "detached", "shared"})],
         "subclass_temperature": [Interval(Real, 0, None, closed="neither")],
     }
@@ -216,7 +245,9 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         aux_weight=1.0,
         aux_temperature=1.0,
         aux_scope="all",
-        subclass_head="detached",
+        aux_loss="information",
+        aux_entropy_weight=0.3,
+        subclass_head="separate",
         subclass_temperature=3.0,
         max_epochs=100,
         batch_size=256,
@@ -242,6 +273,8 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         self.aux_weight = aux_weight
         self.aux_temperature = aux_temperature
         self.aux_scope = aux_scope
+        self.aux_loss = aux_loss
+        self.aux_entropy_weight = aux_entropy_weight
         self.subclass_head = subclass_head
         self.subclass_temperature = subclass_temperature
         self.max_epochs = max_epochs
@@ -349,6 +382,8 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
             aux_weight=self.aux_weight,
             aux_temperature=self.aux_temperature,
             aux_scope=self.aux_scope,
+            aux_loss=self.aux_loss,
+            aux_entropy_weight=self.aux_entropy_weight,
             two_heads=self._two_heads(self.n_subclasses),
             n_subclasses=self.n_subclasses,
         )

@@ -16,6 +16,7 @@ from sklearn_subdistill.losses import (
     class_logits,
     distillation_loss,
     subclass_auxiliary_loss,
+    subclass_information_loss,
     within_class_auxiliary_loss,
 )
 
@@ -429,3 +430,91 @@ def test_within_class_aux_loss_ignores_other_classes_logits():
     assert torch.allclose(
         within_class_auxiliary_loss(z, y, 2), within_class_auxiliary_loss(moved, y, 2)
     )
+
+
+def _information_reference(z, y, n_classes, entropy_weight, weight=None):
+    """NumPy float64 reference of subclass_information_loss."""
+    z, y = np.asarray(z, dtype=np.float64), np.asarray(y)
+    weight = np.ones(len(y)) if weight is None else np.asarray(weight, float)
+    s = z.shape[1] // n_classes
+    total = 0.0
+    for c in range(n_classes):
+        w = weight * (y == c)
+        if w.sum() == 0:
+            continue
+        p = softmax(z[:, c * s : (c + 1) * s], axis=1)
+        row_entropy = -(p * np.log(p)).sum(1)
+        mean_p = (w[:, None] * p).sum(0) / w.sum()
+        loss = (
+            entropy_weight * (w * row_entropy).sum() / w.sum()
+            + (mean_p * np.log(mean_p)).sum()
+        )
+        total += w.sum() / weight.sum() * loss
+    return total
+
+
+@pytest.mark.parametrize("n, c, s", [(8, 2, 3), (13, 3, 4), (5, 2, 1)])
+@pytest.mark.parametrize("entropy_weight", [0.0, 0.3, 1.0])
+def test_information_loss_matches_reference(n, c, s, entropy_weight):
+    rng = np.random.RandomState(n + c + s)
+    z, y = rng.randn(n, c * s), rng.randint(0, c, n)
+    got = subclass_information_loss(torch.tensor(z), torch.tensor(y), c, entropy_weight)
+    assert got.dtype == torch.float64
+    assert math.isclose(
+        float(got), _information_reference(z, y, c, entropy_weight), rel_tol=1e-12,
+        abs_tol=1e-12,
+    )  # fmt: skip
+
+
+def test_information_loss_bounds_hand_values():
+    y = torch.tensor([0, 0, 1, 1])
+    # Each class's two rows sure of different subclasses: -log 2 (+0 entropy).
+    sure_apart = 50 * torch.tensor(
+        [[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+    )
+    assert math.isclose(
+        float(subclass_information_loss(sure_apart, y, 2)), -math.log(2),
+        rel_tol=1e-6,
+    )  # fmt: skip
+    # Every row sure of the same subclass: no balance, no entropy: 0.
+    collapsed = 50 * torch.tensor([[1.0, 0, 1, 0]] * 4)
+    assert abs(float(subclass_information_loss(collapsed, y, 2))) < 1e-6
+    # Uniform rows: balanced but unsure, (entropy_weight - 1) * log 2.
+    uniform = torch.zeros(4, 4)
+    got = subclass_information_loss(uniform, y, 2, entropy_weight=0.3)
+    assert math.isclose(float(got), -0.7 * math.log(2), rel_tol=1e-6)
+
+
+def test_information_loss_ignores_other_classes_logits():
+    rng = torch.Generator().manual_seed(0)
+    z = torch.randn(6, 6, generator=rng)
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    other = z.clone()
+    other[y == 0, 3:] += 5.0  # logits of classes 1 and 2 on class-0 rows
+    assert torch.equal(
+        subclass_information_loss(z, y, 3), subclass_information_loss(other, y, 3)
+    )
+
+
+def test_information_loss_weights_count_as_repeated_rows():
+    rng = torch.Generator().manual_seed(1)
+    z, y = torch.randn(7, 6, generator=rng), torch.tensor([0, 1, 2, 0, 1, 2, 2])
+    weight = torch.tensor([1.0, 2, 0, 1, 3, 1, 2])
+    rows = torch.repeat_interleave(torch.arange(7), weight.long())
+    got = subclass_information_loss(z, y, 3, sample_weight=weight)
+    assert torch.allclose(got, subclass_information_loss(z[rows], y[rows], 3))
+    scaled = subclass_information_loss(z, y, 3, sample_weight=2.5 * weight)
+    assert torch.allclose(got, scaled)
+
+
+def test_information_loss_gradcheck():
+    z = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 1, 0, 1, 1, 0])
+    assert torch.autograd.gradcheck(
+        lambda t: subclass_information_loss(t, y, 2, 0.3), (z,)
+    )
+
+
+def test_information_loss_rejects_negative_entropy_weight():
+    with pytest.raises(ValueError, match="entropy_weight"):
+        subclass_information_loss(torch.zeros(2, 2), torch.tensor([0, 1]), 2, -0.1)

@@ -12,6 +12,7 @@ from sklearn_subdistill.losses import (
     class_logits,
     distillation_loss,
     subclass_auxiliary_loss,
+    subclass_information_loss,
     within_class_auxiliary_loss,
 )
 from sklearn_subdistill.modules import (
@@ -388,3 +389,22 @@ def test_within_class_scope_of_the_teacher_loss():
         within_class_auxiliary_loss(z, y, 3)
     )
     assert torch.allclose(loss(z, y), expected)
+
+
+@pytest.mark.parametrize("two_heads", [False, True])
+def test_information_loss_of_the_teacher_loss(two_heads):
+    torch.manual_seed(0)
+    a, b = torch.randn(8, 3), torch.randn(8, 6)
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 0])
+    loss = SubclassTeacherLoss(
+        3, aux_weight=2.0, aux_loss="information", aux_entropy_weight=0.5,
+        two_heads=two_heads, n_subclasses=2,
+    )  # fmt: skip
+    expected = F.cross_entropy(class_logits(b, 3), y) + 2.0 * (
+        subclass_information_loss(b, y, 3, entropy_weight=0.5)
+    )
+    if two_heads:
+        expected = expected + F.cross_entropy(a, y)
+        assert torch.allclose(loss(torch.cat([a, b], 1), y), expected)
+    else:
+        assert torch.allclose(loss(b, y), expected)

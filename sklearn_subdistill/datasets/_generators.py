@@ -22,11 +22,12 @@ def _check_int(value, name, minimum):
     return int(value)
 
 
-def _check_positive_float(value, name):
+def _check_positive_float(value, name, allow_zero=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r}.")
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}.")
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value}.")
     return float(value)
 
 
@@ -217,6 +218,7 @@ def make_clickthrough(
     n_numeric=6,
     n_categorical=3,
     n_categories=5,
+    interactions=0.0,
     random_state=None,
     as_frame=False,
 ):
@@ -250,6 +252,13 @@ def make_clickthrough(
 
     n_categories : int, default=5
         Number of categories of each categorical feature, at least 2.
+
+    interactions : float, default=0.0
+        Scale (>= 0) of pairwise interactions of the numeric features in each
+        segment's click model. ``0`` gives one logistic model per segment,
+        which a small network learns as well as a big one; larger values add
+        a quadratic form per segment, so that a big network learns more than
+        a small one from the same labels.
 
     random_state : int, RandomState instance or None, default=None
         Determines the segments, their models and the samples. Pass an int for
@@ -326,6 +335,7 @@ def make_clickthrough(
     n_numeric = _check_int(n_numeric, "n_numeric", 0)
     n_categorical = _check_int(n_categorical, "n_categorical", 0)
     n_categories = _check_int(n_categories, "n_categories", 2)
+    _check_positive_float(interactions, "interactions", allow_zero=True)
     if n_numeric + n_categorical == 0:
         raise ValueError("n_numeric and n_categorical must not both be 0.")
     rng = check_random_state(random_state)
@@ -351,6 +361,14 @@ def make_clickthrough(
     weights = rng.normal(scale=1.5 / np.sqrt(n_inputs), size=(n_segments, X.shape[1]))
     offsets = rng.normal(scale=1.0, size=n_segments)
     logits = np.einsum("ij,ij->i", X, weights[segment]) + offsets[segment]
+    if interactions and n_numeric:
+        # (n_segments, n_numeric, n_numeric) symmetric quadratic forms, drawn
+        # after everything else so that interactions=0 leaves the data as is.
+        forms = rng.normal(size=(n_segments, n_numeric, n_numeric))
+        forms = (forms + forms.transpose(0, 2, 1)) / (2 * n_numeric)
+        centred = numeric - numeric_means[segment]
+        quadratic = np.einsum("ni,nij,nj->n", centred, forms[segment], centred)
+        logits = logits + interactions * quadratic
 
     def excess_rate(intercept):
         return expit(logits + intercept).mean() - positive_rate
