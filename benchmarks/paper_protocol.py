@@ -17,8 +17,10 @@ scikit-learn's ``MLPClassifier(32)`` trained to convergence,
 labelled rows (``sklearn_subdistill._study.paper_protocol_study``).
 
 Data: digits collapsed to 0-4 vs 5-9, ``make_subclass_classification`` (2 x 5
-hidden clusters), ``make_clickthrough`` (binary, imbalanced: ROC AUC) and
-scikit-learn's bundled breast cancer table.
+hidden clusters), ``make_clickthrough`` (binary, imbalanced: ROC AUC; once
+with one logistic model per segment, which a small network learns as well as
+the teacher, and once with ``interactions=4``, where the teacher is ahead)
+and scikit-learn's bundled breast cancer table.
 
 Usage::
 
@@ -66,6 +68,9 @@ def datasets():
     yield "make_subclass_classification (2x5, 3000 rows)", X, y, cluster, "accuracy"
     X, y, segment = make_clickthrough(n_samples=10000, random_state=0)
     yield "make_clickthrough (10000 rows, ROC AUC)", X, y, segment, "roc_auc"
+    X, y, segment = make_clickthrough(n_samples=10000, interactions=4.0, random_state=0)
+    name = "make_clickthrough with interactions=4 (10000 rows, ROC AUC)"
+    yield name, X, y, segment, "roc_auc"
     X, y = load_breast_cancer(return_X_y=True)
     yield "breast cancer (569 rows)", X, y, None, "accuracy"
 
@@ -150,6 +155,7 @@ def main(argv=None):
     results = {}
     if args.from_json:
         results = json.loads(args.from_json.read_text())
+    stem = "paper_protocol_quick" if args.quick else "paper_protocol"
     for name, X, y, hidden, metric in datasets():
         if name in results:
             continue
@@ -161,8 +167,8 @@ def main(argv=None):
             n_jobs=args.n_jobs,
         )  # fmt: skip
         print(summary_table(results[name]), flush=True)
-    stem = "paper_protocol_quick" if args.quick else "paper_protocol"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=1))
+        # After every data set, so that an interrupted run resumes (--from-json).
+        (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=1))
     description = f"""
 Teachers (default `MLP(256, 256)`, {args.teacher_epochs} epochs) are fitted on all
 training rows; students are `MLP(32)` networks (package defaults otherwise:
