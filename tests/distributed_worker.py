@@ -78,11 +78,22 @@ def _student(X, y):
     return SubclassDistilledStudent(teacher=teacher, max_epochs=3, **SMALL).fit(X, y)
 
 
+def _student_fp64_weighted(X, y):
+    # float64 logits, teacher logits and weights through the gathers.
+    fp64 = dict(SMALL, precision="fp64")
+    teacher = SubclassTeacherClassifier(n_subclasses=2, max_epochs=2, **fp64)
+    weight = np.arange(len(y)) % 3 + 0.5
+    return SubclassDistilledStudent(teacher=teacher, max_epochs=2, **fp64).fit(
+        X, y, sample_weight=weight
+    )
+
+
 SCENARIOS = {
     "teacher": _teacher,
     "teacher_shared_early_stopping": _teacher_shared_early_stopping,
     "teacher_stream": _teacher_stream,
     "student": _student,
+    "student_fp64_weighted": _student_fp64_weighted,
 }
 
 

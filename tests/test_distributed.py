@@ -109,6 +109,8 @@ def test_two_processes_train_the_one_process_model(
         # ... those of one process with the same global batch, up to rounding
         # (a batch's rows are multiplied in two parts instead of one).
         np.testing.assert_allclose(rank0, value, rtol=1e-4, atol=1e-5, err_msg=key)
+        if "fp64" in scenario and key.startswith("weights/"):
+            assert rank0.dtype == value.dtype == np.float64, key
 
 
 def test_auxiliary_loss_is_that_of_the_global_batch(two_processes):
