@@ -10,6 +10,10 @@ the same training rows (labels only, conventional and subclass distillation),
 and a skorch callback records their test log-loss and ROC AUC after every
 epoch.
 
+``--class-weight balanced`` fits every teacher and student with
+``class_weight="balanced"``; ``benchmarks/clickthrough_class_weight.py``
+compares that with the unweighted study.
+
 Usage::
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/clickthrough.py
@@ -56,7 +60,9 @@ STUDENT = {"hidden_layer_sizes": (32,)}
 
 
 class TestMetrics(Callback):
-    """Records test log-loss and ROC AUC in the history after every epoch.
+    """Records test log-loss, ROC AUC, recall of the positives (at
+    probability 0.5, ``predict``'s threshold) and the mean predicted
+    probability in the history after every epoch.
 
     The student's outputs are subclass logits; the class probabilities are
     their softmax summed over each class's block, i.e. the softmax of
@@ -77,11 +83,23 @@ class TestMetrics(Callback):
             proba = F.softmax(class_logits(z, self.n_classes), dim=1)[:, 1]
         module.train(was_training)
         proba = proba.cpu().numpy()
-        net.history.record("test_log_loss", log_loss(self.y, proba))
-        net.history.record("test_auc", roc_auc_score(self.y, proba))
+        for name, value in _metrics(self.y, proba).items():
+            net.history.record(f"test_{name}", value)
 
 
-def run_seed(X, y, segment, seed, args):
+def _metrics(y, proba):
+    """Test metrics of the positive-class probabilities ``proba``."""
+    return {
+        "log_loss": log_loss(y, proba),
+        "auc": roc_auc_score(y, proba),
+        "recall": float(np.mean(proba[y == 1] > 0.5)),
+        "mean_proba": float(np.mean(proba)),
+    }
+
+
+def run_seed(X, y, segment, seed, args, class_weight=None):
+    """One split: both teachers, then the three students (``class_weight``
+    for all of them: None or "balanced")."""
     X_train, X_test, y_train, y_test, _, segment_test = train_test_split(
         X, y, segment, test_size=0.3, random_state=seed, stratify=y
     )
@@ -91,6 +109,7 @@ def run_seed(X, y, segment, seed, args):
         "max_epochs": args.teacher_epochs,
         "early_stopping": True,
         "n_iter_no_change": 5,
+        "class_weight": class_weight,
     }
     sub_teacher = SubclassTeacherClassifier(
         n_subclasses=5,
@@ -106,8 +125,7 @@ def run_seed(X, y, segment, seed, args):
     for name, model in (("subclass", sub_teacher), ("conventional", conv_teacher)):
         proba = model.predict_proba(X_test)[:, 1]
         result[f"teacher {name}"] = {
-            "log_loss": log_loss(y_test, proba),
-            "auc": roc_auc_score(y_test, proba),
+            **_metrics(y_test, proba),
             "epochs": model.n_iter_,
         }
     result["recovery"] = subclass_recovery_score(
@@ -127,12 +145,13 @@ def run_seed(X, y, segment, seed, args):
             max_epochs=args.epochs,
             device="cpu",
             random_state=seed,
+            class_weight=class_weight,
             callbacks=[("test_metrics", TestMetrics(X_test, y_test))],
             **STUDENT,
         ).fit(X_train, y_train)
         result[method] = {
-            "log_loss": np.array(student.history_[:, "test_log_loss"]),
-            "auc": np.array(student.history_[:, "test_auc"]),
+            metric: np.array(student.history_[:, f"test_{metric}"])
+            for metric in ("log_loss", "auc", "recall", "mean_proba")
         }
     return result
 
@@ -230,9 +249,11 @@ def plot(results):
     return fig
 
 
-def main(argv=None):
+def build_parser(description=__doc__):
+    """The study's options (shared with clickthrough_class_weight.py)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--seeds", type=int, default=5, help="seeds (default: 5)")
     parser.add_argument(
@@ -279,33 +300,45 @@ def main(argv=None):
     parser.add_argument(
         "--quick", action="store_true", help="tiny smoke run (< 1 minute)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def quick(args):
+    """``--quick``: a tiny smoke run."""
     if args.quick:
         args.seeds, args.n_samples, args.epochs, args.teacher_epochs = 1, 3000, 3, 3
+    return args
 
-    timer = Timer()
-    X, y, segment = make_clickthrough(
-        n_samples=args.n_samples, positive_rate=0.05, random_state=0
-    )
-    X = X.astype(np.float32)
+
+def run_study(X, y, segment, args, class_weight, timer):
+    """Every seed of the study with one ``class_weight`` (None or "balanced")."""
     results = []
     for seed in range(args.seeds):
-        results.append(run_seed(X, y, segment, seed, args))
+        results.append(run_seed(X, y, segment, seed, args, class_weight))
         r = results[-1]
         print(
-            f"seed {seed}: teacher epochs sub/conv "
+            f"seed {seed}, class_weight={class_weight}: teacher epochs sub/conv "
             f"{r['teacher subclass']['epochs']}/{r['teacher conventional']['epochs']}, "
-            f"final log-loss "
-            + ", ".join(f"{m} {r[m]['log_loss'][-1]:.4f}" for m in METHODS)
+            f"final AUC "
+            + ", ".join(f"{m} {r[m]['auc'][-1]:.4f}" for m in METHODS)
             + f" [{timer():.0f} s]",
             flush=True,
         )
+    return results
 
-    teacher_epochs = {
-        name: [r[f"teacher {name}"]["epochs"] for r in results]
+
+def describe(args, y, runs):
+    """The settings paragraph; ``runs`` maps each class_weight to its results."""
+    epochs = {
+        f"{name}, class_weight={weight}": [
+            r[f"teacher {name}"]["epochs"] for r in results
+        ]
+        for weight, results in runs.items()
         for name in ("subclass", "conventional")
     }
-    description = f"""
+    recovery = {w: mean_std([r["recovery"] for r in rs]) for w, rs in runs.items()}
+    used = {w: [r["subclasses used"] for r in rs] for w, rs in runs.items()}
+    return f"""
 `make_clickthrough(n_samples={args.n_samples}, positive_rate=0.05,
 random_state=0)` (positive rate in the data: {y.mean():.4f}); each seed is a
 stratified 70/30 train/test split. Teachers: default `MLP(256, 256)`, subclass
@@ -313,19 +346,25 @@ teacher with `n_subclasses=5`, `aux_weight={args.aux_weight:g}`, `aux_temperatur
 `subclass_head="{args.subclass_head}"`, `aux_scope="{args.aux_scope}"`,
 conventional teacher with `n_subclasses=1, aux_weight=0`; both trained on the
 training rows with `early_stopping=True` (10% of the training rows held out,
-patience 5 epochs, at most {args.teacher_epochs} epochs; epochs run, subclass:
-{teacher_epochs["subclass"]}, conventional: {teacher_epochs["conventional"]}).
+patience 5 epochs, at most {args.teacher_epochs} epochs; epochs run: {epochs}).
 Students: `MLP(32)`, batch 256, lr 1e-3, `temperature={args.temperature:g}`, `alpha=0.5`
 (labels only: `alpha=0`), trained on all training rows for {args.epochs}
-epochs; test metrics recorded after every epoch by a skorch callback. Mean ±
-std over {args.seeds} seeds; the best student at each epoch is in bold.
-Teacher rows give the teachers' own test metrics. The subclass teacher's
+epochs; test metrics recorded after every epoch by a skorch callback.
+`class_weight` of every teacher and student: {list(runs)}. Mean ±
+std over {args.seeds} seeds. The subclass teacher's
 recovery of the 8 hidden segments on the test rows (10 subclasses, one-to-one
-matching): {mean_std([r["recovery"] for r in results])}; subclasses it uses
-on the test rows: {[r["subclasses used"] for r in results]}.
+matching): {recovery}; subclasses it uses on the test rows: {used}.
 """
-    parts = [
+
+
+def learning_curves(args, y, results, timer, class_weight):
+    """The learning-curve report of one ``class_weight``."""
+    description = describe(args, y, {class_weight: results})
+    return [
         header("Click-through learning curves", description, timer()),
+        "The best student at each epoch is in bold. Teacher rows give the "
+        "teachers' own test metrics.",
+        "",
         tables(results, epochs=(1, 2, 5, 10, 20)),
         "",
         "### First epoch at which the mean curve reaches the labels-only "
@@ -333,7 +372,10 @@ on the test rows: {[r["subclasses used"] for r in results]}.
         "",
         catch_up(results),
     ]
-    # Non-default settings (a sensitivity check) get their own files.
+
+
+def result_name(args):
+    """Non-default settings (a sensitivity check) get their own files."""
     name = "clickthrough"
     if args.temperature != 4.0:
         name += f"_T{args.temperature:g}"
@@ -343,6 +385,34 @@ on the test rows: {[r["subclasses used"] for r in results]}.
         name += f"_{args.subclass_head}"
     if args.aux_scope != "all":
         name += f"_{args.aux_scope}"
+    return name
+
+
+def load_data(args):
+    X, y, segment = make_clickthrough(
+        n_samples=args.n_samples, positive_rate=0.05, random_state=0
+    )
+    return X.astype(np.float32), y, segment
+
+
+def main(argv=None):
+    parser = build_parser()
+    parser.add_argument(
+        "--class-weight",
+        default="none",
+        choices=["none", "balanced"],
+        help="class_weight of the teachers and students (default: none; "
+        "balanced writes clickthrough_..._balanced.*)",
+    )
+    args = quick(parser.parse_args(argv))
+    timer = Timer()
+    X, y, segment = load_data(args)
+    weight = None if args.class_weight == "none" else args.class_weight
+    results = run_study(X, y, segment, args, weight, timer)
+    name = result_name(args)
+    if weight is not None:
+        name += f"_{weight}"
+    parts = learning_curves(args, y, results, timer, args.class_weight)
     write_results(name, "\n".join(parts), plot(results), quick=args.quick)
 
 

@@ -89,6 +89,10 @@ class SubclassNetworkMixin(
             stacklevel=2,
         )
 
+    def _float_dtype(self):
+        """The numpy dtype of float targets (weights, teacher logits)."""
+        return np.float64 if self.precision == "fp64" else np.float32
+
     def _network_config(self, config, n_classes, n_subclasses):
         """The configuration the net is built from, once the classes are known."""
         return config
@@ -135,7 +139,11 @@ class SubclassNetworkMixin(
         device = str(self.net_.device) if continuing else config.device
         # Before any network is built: the targets check the input further.
         dataset, stratify = data.dataset(
-            classes, self._extra_targets, device, self.class_weight
+            classes,
+            self._extra_targets,
+            device,
+            self.class_weight,
+            float_dtype=self._float_dtype(),
         )
         criterion = self._make_criterion(len(classes))
         net = make_net(

@@ -127,7 +127,9 @@ class TrainingData:
         """The positional arguments of ``teacher.fit`` on the labelled rows."""
         raise NotImplementedError
 
-    def dataset(self, classes, extra_targets, device, class_weight=None):
+    def dataset(
+        self, classes, extra_targets, device, class_weight=None, float_dtype=None
+    ):
         """The dataset skorch trains on, and the stratification labels (or None).
 
         Each row's target is its class index in ``classes`` (``-1`` for an
@@ -135,17 +137,18 @@ class TrainingData:
         for it, if ``extra_targets`` is not None: a tuple of arrays with one
         row per row of ``X_part``; then, if the rows are weighted (by
         ``sample_weight`` times ``class_weight``, unlabelled rows taking a
-        class weight of 1), the row's weight.
+        class weight of 1), the row's weight, as ``float_dtype`` (float32 if
+        None; float64 for a network trained in float64).
         """
         raise NotImplementedError
 
 
-def _targets(y_index, extra_targets, X, weight=None):
+def _targets(y_index, extra_targets, X, weight=None, float_dtype=None):
     y_index = torch.from_numpy(y_index)
     extras = extra_targets(X) if extra_targets is not None else ()
     columns = [torch.from_numpy(part) for part in extras]
     if weight is not None:
-        columns.append(torch.from_numpy(weight.astype(np.float32)))
+        columns.append(torch.from_numpy(weight.astype(float_dtype or np.float32)))
     if not columns:
         return y_index
     return (y_index, *columns)
@@ -179,7 +182,9 @@ class ArrayData(TrainingData):
             return None
         return weight
 
-    def dataset(self, classes, extra_targets, device, class_weight=None):
+    def dataset(
+        self, classes, extra_targets, device, class_weight=None, float_dtype=None
+    ):
         y_index = _encode(self.values, self.labelled, classes)
         weight = self.row_weights(class_weight)
         X = self.X
@@ -190,7 +195,7 @@ class ArrayData(TrainingData):
             X, y_index, weight = X[kept], y_index[kept], weight[kept]
             if np.all(weight == 1):
                 weight = None
-        targets = _targets(y_index, extra_targets, X, weight)
+        targets = _targets(y_index, extra_targets, X, weight, float_dtype)
         return _array_dataset(X, targets, device), y_index
 
 
@@ -221,7 +226,9 @@ class RowData(TrainingData):
         rows = np.flatnonzero(self.labelled).tolist()
         return (torch.utils.data.Subset(self.source.data, rows),)
 
-    def dataset(self, classes, extra_targets, device, class_weight=None):
+    def dataset(
+        self, classes, extra_targets, device, class_weight=None, float_dtype=None
+    ):
         y_index = _encode(self.values, self.labelled, classes)
         targets = torch.from_numpy(y_index)
         if extra_targets is not None:
@@ -255,7 +262,9 @@ class BatchData(TrainingData):
     def labelled_input(self):
         return (labelled_part(self.source),)
 
-    def dataset(self, classes, extra_targets, device, class_weight=None):
+    def dataset(
+        self, classes, extra_targets, device, class_weight=None, float_dtype=None
+    ):
         semi_supervised = self.semi_supervised
 
         def targets(X_batch, y_batch, where):

@@ -113,7 +113,8 @@ def _torch_embedding(model):
             f"no torch.nn.Linear layer. {EMBEDDING_OPTIONS}"
         )
     last = linears[-1]
-    device = last.weight.device
+    # float64 for a network trained with precision="fp64"
+    device, dtype = last.weight.device, last.weight.dtype
 
     def embed(X):
         captured = []
@@ -124,7 +125,8 @@ def _torch_embedding(model):
         try:
             module.eval()
             with torch.no_grad():
-                module(torch.as_tensor(np.asarray(X, dtype=np.float32), device=device))
+                rows = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+                module(rows.to(dtype))
         finally:
             hook.remove()
             module.train(training)

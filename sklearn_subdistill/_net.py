@@ -19,6 +19,7 @@ import math
 import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
 from ._datasets import ArrayDataset, BatchStream, RowDataset
@@ -128,16 +129,19 @@ class BatchIterator:
 
 
 class SubclassNet(NeuralNet):
-    """skorch's ``NeuralNet`` with optional mixed precision and fast inference.
+    """skorch's ``NeuralNet`` with a choice of precision and fast inference.
 
     Parameters
     ----------
     *args, **kwargs
         As for ``skorch.NeuralNet``.
-    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+    precision : {"fp32", "bf16", "fp16", "fp64"}, default="fp32"
         ``"bf16"`` and ``"fp16"`` run the module's forward pass under
         ``torch.autocast``; the loss is computed in float32 from float32
         logits. ``"fp16"`` scales the loss with a ``torch.amp.GradScaler``.
+        ``"fp64"`` makes the module's parameters float64 and casts each
+        (float32) input batch to float64: logits, loss and gradients are
+        float64.
     """
 
     def __init__(self, *args, precision="fp32", **kwargs):
@@ -152,9 +156,26 @@ class SubclassNet(NeuralNet):
             self.scaler_ = torch.amp.GradScaler(torch.device(self.device).type)
         return self
 
+    def initialize_module(self):
+        """Build the module as skorch does; float64 parameters for fp64.
+
+        Before the optimizer is built, so that it holds the float64 tensors.
+        """
+        super().initialize_module()
+        if self.precision == "fp64":
+            self.module_ = self.module_.double()
+        return self
+
     def infer(self, x, **fit_params):
-        """Forward pass (under autocast when asked); float32 logits out."""
+        """Forward pass (under autocast when asked); float32 logits out, or
+        float64 for fp64."""
         if self.precision == "fp32":
+            return super().infer(x, **fit_params)
+        if self.precision == "fp64":
+            # Batches are stored as float32, which float64 holds exactly.
+            x = to_tensor(x, device=self.device)
+            if isinstance(x, torch.Tensor) and x.is_floating_point():
+                x = x.double()
             return super().infer(x, **fit_params)
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         with torch.autocast(torch.device(self.device).type, dtype=dtype):

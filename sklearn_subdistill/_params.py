@@ -59,7 +59,7 @@ NETWORK_CONSTRAINTS = {
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "callbacks": [None, list],
-    "precision": [StrOptions(_ordered(["fp32", "bf16", "fp16"]))],
+    "precision": [StrOptions(_ordered(["fp32", "bf16", "fp16", "fp64"]))],
     "compile": ["boolean"],
     "warm_start": ["boolean"],
     "class_weight": [None, dict, StrOptions({"balanced"})],

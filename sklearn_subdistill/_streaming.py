@@ -33,7 +33,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-#: The largest magnitude a float32 holds; the networks compute in float32.
+#: The largest magnitude a float32 holds; the networks read their input as
+#: float32 (and compute in float32, or in float64 with precision="fp64").
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 #: What the error messages call a streamed input.
@@ -58,7 +59,8 @@ def is_stream(X):
 def check_float32_range(X, what="X"):
     """Raise ``ValueError`` if ``X`` holds values a float32 cannot represent.
 
-    The networks compute in float32; a float64 value beyond its range would
+    The networks read their input as float32 (even with ``precision="fp64"``,
+    which casts each batch to float64); a float64 value beyond its range would
     silently become infinite.
     """
     if X.dtype != np.float64 or X.size == 0:
@@ -67,7 +69,7 @@ def check_float32_range(X, what="X"):
     if largest > _FLOAT32_MAX:
         raise ValueError(
             f"{what} contains values too large for float32, the precision the "
-            f"network computes in (largest magnitude {largest:.3g} > "
+            f"network reads its input in (largest magnitude {largest:.3g} > "
             f"{_FLOAT32_MAX:.3g}); rescale the features, e.g. with "
             "sklearn.preprocessing.StandardScaler."
         )

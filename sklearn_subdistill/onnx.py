@@ -15,6 +15,7 @@ dimension; skl2onnx's ``add_onnx_graph`` inserts it into the converted model.
 """
 
 import contextlib
+import copy
 import logging
 import re
 import warnings
@@ -128,7 +129,9 @@ def export_network(estimator, subclass_proba=False, opset=None):
     -------
     model : onnx.ModelProto
         One float32 input ``(N, n_features)``, ``N`` dynamic; outputs as
-        :class:`ProbabilityNetwork`.
+        :class:`ProbabilityNetwork`. A network trained with
+        ``precision="fp64"`` is exported as a float32 copy (its weights
+        rounded to float32); the estimator itself is left as it is.
 
     Raises
     ------
@@ -138,6 +141,9 @@ def export_network(estimator, subclass_proba=False, opset=None):
     """
     module = estimator.net_.module_
     module = getattr(module, "_orig_mod", module)  # compile=True
+    if any(t.dtype == torch.float64 for t in module.state_dict().values()):
+        # precision="fp64": the graph runs a float32 copy, like every other.
+        module = copy.deepcopy(module).float()
     wrapper = ProbabilityNetwork(module, len(estimator.classes_), subclass_proba)
     parameter = next(module.parameters(), None)
     device = "cpu" if parameter is None else parameter.device

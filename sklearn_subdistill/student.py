@@ -98,11 +98,17 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         Smallest decrease of the validation loss that counts as an improvement.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks, copied at every ``fit``.
-    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+    precision : {"fp32", "bf16", "fp16", "fp64"}, default="fp32"
         Mixed precision: ``"bf16"`` or ``"fp16"`` run the network under
         ``torch.autocast`` (meant for CUDA; ``"fp16"`` also scales the loss).
         Losses and predicted probabilities are always computed in float32 or
-        float64.
+        float64. ``"fp64"`` trains and predicts in float64: float64
+        parameters, each batch of (float32-stored) features cast to float64,
+        float64 weights and teacher logits. Slower than ``"fp32"`` (much
+        slower on most GPUs), with parameters twice the size; meant for
+        checks that need results exact beyond float32 rounding (a weighted
+        fit then equals the fit on repeated rows to ~1e-15). The teacher
+        has its own ``precision`` (``teacher__precision`` in a search).
     compile : bool, default=False
         Compile the network with ``torch.compile`` (through skorch). Compiling
         takes time up front and pays off only for long runs, mostly on GPUs.
@@ -311,7 +317,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
 
     def _extra_targets(self, X):
         teacher = self.teacher_
-        logits = _teacher_logits(teacher, X)
+        logits = _teacher_logits(teacher, X, self._float_dtype())
         n_outputs = len(teacher.classes_) * getattr(teacher, "n_subclasses_", 1)
         _check_teacher_logits(teacher, logits, n_outputs)
         return (logits,)
@@ -416,12 +422,16 @@ def _check_teacher_logits(teacher, logits, n_outputs):
         )
 
 
-def _teacher_logits(teacher, X):
-    """The teacher's (subclass) log-probabilities as float32, computed in batches."""
+def _teacher_logits(teacher, X, dtype):
+    """The teacher's (subclass) log-probabilities as ``dtype``, computed in batches.
+
+    float32 for a student trained in float32 (half the memory); float64 for
+    one trained in float64 (``precision="fp64"``).
+    """
     if hasattr(teacher, "predict_subclass_log_proba"):
-        return teacher.predict_subclass_log_proba(X).astype(np.float32)
+        return teacher.predict_subclass_log_proba(X).astype(dtype)
     parts = [
         np.log(np.clip(teacher.predict_proba(X[batch]), _PROBA_FLOOR, None))
         for batch in gen_batches(len(X), _data.INFERENCE_BATCH_SIZE)
     ]
-    return np.concatenate(parts).astype(np.float32)
+    return np.concatenate(parts).astype(dtype)

@@ -133,11 +133,16 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (copied at every ``fit``), e.g. an
         ``skorch.callbacks.LRScheduler``.
-    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+    precision : {"fp32", "bf16", "fp16", "fp64"}, default="fp32"
         Mixed precision: ``"bf16"`` or ``"fp16"`` run the network under
         ``torch.autocast`` (meant for CUDA; ``"fp16"`` also scales the loss).
         Losses and predicted probabilities are always computed in float32 or
-        float64.
+        float64. ``"fp64"`` trains and predicts in float64: float64
+        parameters, each batch of (float32-stored) features cast to float64,
+        float64 weights and teacher logits. Slower than ``"fp32"`` (much
+        slower on most GPUs), with parameters twice the size; meant for
+        checks that need results exact beyond float32 rounding (a weighted
+        fit then equals the fit on repeated rows to ~1e-15).
     compile : bool, default=False
         Compile the network with ``torch.compile`` (through skorch). Compiling
         takes time up front and pays off only for long runs, mostly on GPUs.

@@ -21,6 +21,7 @@ from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifi
 from sklearn_subdistill._distributed import GlobalBatchLoss, shard
 from sklearn_subdistill.losses import (
     subclass_auxiliary_loss,
+    subclass_information_loss,
     within_class_auxiliary_loss,
 )
 
@@ -64,6 +65,7 @@ class Batches:
 
 
 def _teacher(X, y):
+    # The defaults: a separate subclass network, the information loss.
     return SubclassTeacherClassifier(n_subclasses=2, max_epochs=3, **SMALL).fit(X, y)
 
 
@@ -71,6 +73,7 @@ def _teacher_shared_early_stopping(X, y):
     return SubclassTeacherClassifier(
         n_subclasses=2,
         subclass_head="shared",
+        aux_loss="contrastive",  # the paper's loss over the gathered batch
         early_stopping=True,
         validation_fraction=0.25,
         n_iter_no_change=2,
@@ -97,6 +100,7 @@ def _teacher_separate_within_weighted(X, y):
     return SubclassTeacherClassifier(
         n_subclasses=2,
         subclass_head="separate",
+        aux_loss="contrastive",
         aux_scope="within",
         max_epochs=3,
         **SMALL,
@@ -107,6 +111,7 @@ def _teacher_within_sgd(X, y):
     # Adam hardly notices a gradient off by a constant factor; SGD would.
     return SubclassTeacherClassifier(
         n_subclasses=2,
+        aux_loss="contrastive",
         aux_scope="within",
         optimizer="sgd",
         max_epochs=3,
@@ -118,6 +123,7 @@ def _teacher_shared_within_balanced(X, y):
     return SubclassTeacherClassifier(
         n_subclasses=2,
         subclass_head="shared",
+        aux_loss="contrastive",
         aux_scope="within",
         class_weight="balanced",
         max_epochs=3,
@@ -126,9 +132,15 @@ def _teacher_shared_within_balanced(X, y):
 
 
 def _teacher_weighted(X, y):
-    # The default detached head, aux_scope="all", both kinds of weight.
+    # The detached head, the paper's loss (aux_scope="all"), both kinds of
+    # weight.
     return SubclassTeacherClassifier(
-        n_subclasses=2, class_weight={0: 1.0, 1: 2.5}, max_epochs=3, **SMALL
+        n_subclasses=2,
+        subclass_head="detached",
+        aux_loss="contrastive",
+        class_weight={0: 1.0, 1: 2.5},
+        max_epochs=3,
+        **SMALL,
     ).fit(X, y, sample_weight=_weights(len(y)))
 
 
@@ -167,6 +179,16 @@ def _teacher_bf16(X, y):
     ).fit(X, y)
 
 
+def _student_fp64_weighted(X, y):
+    # float64 logits, teacher logits and weights through the gathers.
+    fp64 = dict(SMALL, precision="fp64")
+    teacher = SubclassTeacherClassifier(n_subclasses=2, max_epochs=2, **fp64)
+    weight = np.arange(len(y)) % 3 + 0.5
+    return SubclassDistilledStudent(teacher=teacher, max_epochs=2, **fp64).fit(
+        X, y, sample_weight=weight
+    )
+
+
 SCENARIOS = {
     "teacher": _teacher,
     "teacher_shared_early_stopping": _teacher_shared_early_stopping,
@@ -181,6 +203,7 @@ SCENARIOS = {
     "teacher_partial_fit": _teacher_partial_fit,
     "student_partial_fit": _student_partial_fit,
     "teacher_bf16": _teacher_bf16,
+    "student_fp64_weighted": _student_fp64_weighted,
 }
 
 
@@ -227,8 +250,17 @@ def _aux_within_weighted(logits, target):
     return within_class_auxiliary_loss(logits, y, 2, sample_weight=weight)
 
 
+def _aux_information_weighted(logits, target):
+    y, weight = target
+    return subclass_information_loss(logits, y, 2, sample_weight=weight)
+
+
 #: Auxiliary losses checked on one global batch, ``loss(logits, (y, weight))``.
-AUX_LOSSES = {"all": _aux_all, "within_weighted": _aux_within_weighted}
+AUX_LOSSES = {
+    "all": _aux_all,
+    "within_weighted": _aux_within_weighted,
+    "information_weighted": _aux_information_weighted,
+}
 
 
 class _Criterion(torch.nn.Module):

@@ -129,6 +129,8 @@ def test_two_processes_train_the_one_process_model(
         np.testing.assert_allclose(
             rank0, value, err_msg=key, **_tolerance(scenario, key)
         )
+        if "fp64" in scenario and key.startswith("weights/"):
+            assert rank0.dtype == value.dtype == np.float64, key
 
 
 @pytest.mark.parametrize("loss", list(AUX_LOSSES))

@@ -43,9 +43,15 @@ def _mlp(**params):
     )
 
 
-def _network():
+def _network(**params):
     return SubclassTeacherClassifier(
-        **{**FAST, "n_subclasses": 1, "aux_weight": 0.0, "hidden_layer_sizes": (16,)}
+        **{
+            **FAST,
+            "n_subclasses": 1,
+            "aux_weight": 0.0,
+            "hidden_layer_sizes": (16,),
+            **params,
+        }
     )
 
 
@@ -78,11 +84,12 @@ def _check_subclass_outputs(teacher, X):
         assert_allclose(block @ block.T, np.eye(k), atol=1e-9)
 
 
-@pytest.mark.parametrize("kind", ["network", "mlp", "pipeline"])
+@pytest.mark.parametrize("kind", ["network", "fp64 network", "mlp", "pipeline"])
 def test_auto_embedding_is_the_input_of_the_output_layer(digits2, kind):
     X_train, X_test, y_train, *_ = digits2
     estimator = {
         "network": _network(),
+        "fp64 network": _network(precision="fp64"),
         "mlp": _mlp(),
         "pipeline": make_pipeline(StandardScaler(), _mlp()),
     }[kind]
@@ -92,11 +99,12 @@ def test_auto_embedding_is_the_input_of_the_output_layer(digits2, kind):
     model = teacher.estimator_
     embed, weights = embedding_function(model, "auto")
     # The output layer applied to the embedding gives the model's output.
-    if kind == "network":
+    if kind.endswith("network"):
         last = model.net_.module_.layers[-1]
         logits = embed(X_test) @ weights.T + last.bias.detach().double().numpy()
+        rows = torch.as_tensor(X_test).to(last.weight.dtype)
         with torch.no_grad():
-            expected = model.net_.module_(torch.as_tensor(X_test)).double().numpy()
+            expected = model.net_.module_(rows).double().numpy()
         assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
     else:
         mlp = model[-1] if kind == "pipeline" else model

@@ -101,6 +101,24 @@ def test_teacher_heads_round_trip(params, iris3):
     _assert_same(teacher, session, X)
 
 
+@pytest.mark.parametrize("kind", ["student", "teacher"])
+def test_fp64_model_exports_a_float32_copy(kind, iris3):
+    X, y = iris3
+    fp64 = {"precision": "fp64"}
+    estimator = (
+        SubclassDistilledStudent(
+            teacher=_teacher(**fp64), **{**FAST, "max_epochs": 5, **fp64}
+        )
+        if kind == "student"
+        else _teacher(**fp64)
+    ).fit(X, y)
+    session = _session(to_onnx(estimator, X[:1], options={"zipmap": False}))
+    _assert_same(estimator, session, X)
+    # The estimator keeps its float64 network.
+    dtypes = {p.dtype for p in estimator.net_.module_.parameters()}
+    assert dtypes == {torch.float64}
+
+
 def test_zipmap_and_subclass_probabilities(iris3):
     X, y = iris3
     student = SubclassDistilledStudent(

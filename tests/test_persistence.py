@@ -173,6 +173,23 @@ def test_save_load_teacher(data, teacher, tmp_path):
     assert_array_equal(refit.predict_proba(X), teacher.predict_proba(X))
 
 
+@pytest.mark.parametrize("head", ["detached", "shared"])
+def test_save_load_and_pickle_keep_fp64(data, tmp_path, head):
+    X, y = data
+    fp64 = dict(FIT, precision="fp64")
+    teacher = SubclassTeacherClassifier(n_subclasses=2, subclass_head=head, **fp64)
+    student = SubclassDistilledStudent(teacher=teacher, **fp64).fit(X, y)
+    save(student, tmp_path / "student.pt")
+    copies = load(tmp_path / "student.pt"), pickle.loads(pickle.dumps(student))
+    for restored in copies:
+        # Loaded into a float64 network: no weight is rounded to float32.
+        _assert_same_model(restored, student, X)
+        _assert_same_model(restored.teacher_, student.teacher_, X)
+        for model in (restored, restored.teacher_):
+            dtypes = {p.dtype for p in model.net_.module_.parameters()}
+            assert dtypes == {torch.float64}
+
+
 @pytest.mark.parametrize(
     "kind", ["frozen teacher", "teacher fitted inside", "another kind of teacher"]
 )

@@ -375,6 +375,45 @@ def test_mixed_precision_trains(digits2, precision):
     assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
 
 
+class RecordDtypes(Callback):
+    """Records the dtypes of every training batch's logits and loss."""
+
+    def initialize(self):
+        self.dtypes = set()
+        return self
+
+    def on_batch_end(self, net, batch=None, training=None, **step):
+        if training:
+            self.dtypes.add((step["y_pred"].dtype, step["loss"].dtype))
+
+
+@pytest.mark.parametrize("head", ["detached", "separate", "shared"])
+def test_fp64_trains_and_predicts_in_float64(digits2, head):
+    X_train, X_test, y_train, y_test, *_ = digits2
+    model = SubclassTeacherClassifier(
+        n_subclasses=2,
+        subclass_head=head,
+        precision="fp64",
+        callbacks=[RecordDtypes()],
+        **FAST,
+    ).fit(X_train, y_train)
+    module = model.net_.module_
+    assert {p.dtype for p in module.parameters()} == {torch.float64}
+    recorded = [cb for _, cb in model.net_.callbacks_ if isinstance(cb, RecordDtypes)]
+    assert recorded[0].dtypes == {(torch.float64, torch.float64)}
+    # Prediction feeds the network float64 batches too.
+    inputs = []
+    hook = module.register_forward_pre_hook(lambda m, args: inputs.append(args[0]))
+    try:
+        proba = model.predict_proba(X_test)
+    finally:
+        hook.remove()
+    assert [x.dtype for x in inputs] == [torch.float64]
+    assert model.score(X_test, y_test) > 0.9
+    assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+    assert_allclose(model.transform(X_test).reshape(-1, 2, 2).sum(2), proba)
+
+
 def test_compile_option_compiles_the_module(digits2):
     X_train, X_test, y_train, *_ = digits2
     model = SubclassTeacherClassifier(

@@ -36,33 +36,50 @@ def _teacher(**params):
     return SubclassTeacherClassifier(**{**FULL_BATCH, **params})
 
 
-def _student(**params):
+def _student(teacher=None, **params):
     student_params = {k: v for k, v in FULL_BATCH.items() if k != "n_subclasses"}
     return SubclassDistilledStudent(
-        teacher=_teacher(), **{**student_params, "hidden_layer_sizes": (8,)}, **params
+        teacher=_teacher() if teacher is None else teacher,
+        **{**student_params, "hidden_layer_sizes": (8,)},
+        **params,
     )
 
 
+@pytest.mark.parametrize("precision, atol", [("fp32", 1e-5), ("fp64", 1e-10)])
 @pytest.mark.parametrize(
     "make",
     [
         _teacher,
-        lambda: _teacher(subclass_head="shared"),
-        _student,
+        lambda **p: _teacher(subclass_head="shared", **p),
+        lambda **p: _student(teacher=_teacher(**p), **p),
     ],
     ids=["teacher", "shared", "student"],
 )
-def test_integer_weights_equal_repeated_rows(make, small):
+def test_integer_weights_equal_repeated_rows(make, precision, atol, small):
     # With one batch per epoch, weighted and repeated fits take the same steps;
-    # float32 sums in another order leave differences in the last bits. With
-    # smaller batches they differ more: repeated rows make more batches per
-    # epoch (more optimizer steps), and shuffling draws other batches.
+    # sums in another order leave differences in the last bits: ~1e-7 in
+    # float32, ~1e-15 in float64 (why tests/test_common.py trains in float64).
+    # With smaller batches they differ more: repeated rows make more batches
+    # per epoch (more optimizer steps), and shuffling draws other batches.
     X, y, weight = small
-    repeated = make().fit(X.repeat(weight, axis=0), y.repeat(weight))
+    repeated = make(precision=precision).fit(X.repeat(weight, axis=0), y.repeat(weight))
     Xs, ys, ws = shuffle(X, y, weight, random_state=0)
-    weighted = make().fit(Xs, ys, sample_weight=ws)
-    assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-5)
-    assert_allclose(weighted.transform(X), repeated.transform(X), atol=1e-5)
+    weighted = make(precision=precision).fit(Xs, ys, sample_weight=ws)
+    assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=atol)
+    assert_allclose(weighted.transform(X), repeated.transform(X), atol=atol)
+
+
+def test_fp64_weights_reach_the_loss_unrounded(small):
+    # In float64 a weight like 1/3 is not rounded to float32 on its way to the
+    # loss: scaling every weight by the same factor changes nothing.
+    X, y, weight = small
+    weight = weight / 3
+    thirds = _teacher(precision="fp64").fit(X, y, sample_weight=weight)
+    whole = _teacher(precision="fp64").fit(X, y, sample_weight=3 * weight)
+    # float32 weights would leave ~1e-8 relative differences in the losses.
+    losses = [model.history_[:, "train_loss"] for model in (thirds, whole)]
+    assert_allclose(*losses, rtol=1e-12)
+    assert_allclose(thirds.predict_proba(X), whole.predict_proba(X), atol=1e-12)
 
 
 @pytest.mark.parametrize("scope", ["all", "within"])
@@ -237,6 +254,21 @@ def test_partial_fit_checks_classes_and_features(small):
         model.partial_fit(X[:, :5], y)
     with pytest.raises(ValueError, match="'balanced' is not supported"):
         model.set_params(class_weight="balanced").partial_fit(X, y)
+
+
+def test_fp64_partial_fit_keeps_float64(small):
+    X, y, weight = small
+    model = _teacher(precision="fp64").partial_fit(X, y, classes=[0, 1])
+    model.partial_fit(X, y, sample_weight=weight)
+    assert model.n_iter_ == 2
+    assert {p.dtype for p in model.net_.module_.parameters()} == {torch.float64}
+    moments = [
+        value
+        for state in model.net_.optimizer_.state_dict()["state"].values()
+        for name, value in state.items()
+        if name != "step"
+    ]
+    assert moments and {m.dtype for m in moments} == {torch.float64}
 
 
 def test_student_partial_fit_fits_its_teacher_once(small):

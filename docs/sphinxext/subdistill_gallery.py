@@ -7,6 +7,7 @@ ORDER = [
     "plot_quickstart.py",
     "plot_digits_subclasses.py",
     "plot_grid_search.py",
+    "plot_hyperband_search.py",
     "plot_distill_gradient_boosting.py",
     "plot_embedding_subclasses.py",
     "plot_custom_network.py",
