@@ -24,8 +24,15 @@ matplotlib.use("Agg")
 #: Where every script writes its Markdown table and its plot.
 RESULTS = Path(__file__).resolve().parent / "results"
 
-#: The machine the published numbers come from, as the issue asks to state it.
-MACHINE = "2 CPU cores (shared with other work), no GPU"
+
+def _machine():
+    """The machine a run is on, in words (CPU cores, GPU)."""
+    cores = os.cpu_count()
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return f"{cores} CPU cores, " + (f"GPU: {gpu}" if gpu else "no GPU")
+
+
+MACHINE = _machine()
 
 
 def pin_threads(n_threads=1):

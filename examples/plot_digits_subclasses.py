@@ -23,13 +23,13 @@ from sklearn_subdistill import SubclassTeacherClassifier
 from sklearn_subdistill.datasets import load_digits_superclasses
 from sklearn_subdistill.metrics import subclass_recovery_score
 
-# ``subclass_head="separate"`` lets a second network split each class: its
-# subclasses follow the digits more closely than those of the default head on
-# the class network's last hidden layer (see the "When does it help" page).
+# By default a second network splits each class (``subclass_head="separate"``),
+# trained with the information loss (``aux_loss="information"``): subclasses
+# used equally often, each image clearly in one of them (see the "When does
+# it help" page).
 X, y, digit = load_digits_superclasses()
 teacher = SubclassTeacherClassifier(
     n_subclasses=5,
-    subclass_head="separate",
     hidden_layer_sizes=(256, 256),
     max_epochs=40,
     lr=3e-3,
@@ -92,13 +92,13 @@ plt.show()
 # Without the auxiliary loss
 # --------------------------
 # The label loss only sees the log-sum-exp of each class's subclass logits, so
-# nothing in it asks the network to use more than one subclass per class. The
+# nothing in it asks the subclass network to use more than one subclass per
+# class. The
 # auxiliary loss (weight ``aux_weight``) is what spreads the images over the
 # subclasses. Training the same teacher with ``aux_weight=0`` shows how many
 # images each subclass receives without it.
 collapsed = SubclassTeacherClassifier(
     n_subclasses=5,
-    subclass_head="separate",
     aux_weight=0.0,
     hidden_layer_sizes=(256, 256),
     max_epochs=40,

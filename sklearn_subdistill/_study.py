@@ -56,13 +56,22 @@ def score(y_true, proba, metric):
     return accuracy_score(y_true, proba.argmax(axis=1))
 
 
+def _design_params(designs):
+    """Teacher parameters by design name: ``designs`` is a mapping of names to
+    parameters, or names of :data:`DESIGNS`."""
+    if isinstance(designs, dict):
+        return dict(designs)
+    return {name: DESIGNS[name] for name in designs}
+
+
 def fit_teachers(X, y, *, seed, n_subclasses=5, teacher_params=None, designs=()):
     """The study's teachers, fitted on ``(X, y)``, by student method name.
 
     ``conventional`` is the 1-subclass twin of ``subclass`` (the package's
     defaults); ``paper loss`` is the paper's single-head network; ``embedding``
     splits the twin's classes by projections of its embeddings; ``designs``
-    names entries of :data:`DESIGNS` to add.
+    names entries of :data:`DESIGNS` to add, or maps names to teacher
+    parameters.
     """
     params = {"random_state": seed, "n_subclasses": n_subclasses}
     params.update(teacher_params or {})
@@ -70,7 +79,7 @@ def fit_teachers(X, y, *, seed, n_subclasses=5, teacher_params=None, designs=())
         "conventional": {"n_subclasses": 1, "aux_weight": 0},
         "subclass": {},
         "paper loss": {"subclass_head": "shared", "aux_loss": "contrastive"},
-        **{name: DESIGNS[name] for name in designs},
+        **_design_params(designs),
     }
     teachers = {
         name: SubclassTeacherClassifier(**{**params, **variant}).fit(X, y)
