@@ -115,6 +115,7 @@ def run_seed(X, y, segment, seed, args, class_weight=None):
         n_subclasses=5,
         aux_weight=args.aux_weight,
         subclass_head=args.subclass_head,
+        aux_loss=args.aux_loss,
         aux_scope=args.aux_scope,
         **teacher,
     )
@@ -298,6 +299,20 @@ def build_parser(description=__doc__):
         "clickthrough_..._within.*)",
     )
     parser.add_argument(
+        "--aux-loss",
+        default="contrastive",
+        choices=["contrastive", "information"],
+        help="the subclass teacher's aux_loss (default: contrastive, the paper's; "
+        "information writes clickthrough_..._information.*)",
+    )
+    parser.add_argument(
+        "--interactions",
+        type=float,
+        default=0.0,
+        help="make_clickthrough's interactions (default: 0; others write "
+        "clickthrough_..._int<x>.*)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="tiny smoke run (< 1 minute)"
     )
     return parser
@@ -340,10 +355,12 @@ def describe(args, y, runs):
     used = {w: [r["subclasses used"] for r in rs] for w, rs in runs.items()}
     return f"""
 `make_clickthrough(n_samples={args.n_samples}, positive_rate=0.05,
-random_state=0)` (positive rate in the data: {y.mean():.4f}); each seed is a
-stratified 70/30 train/test split. Teachers: default `MLP(256, 256)`, subclass
-teacher with `n_subclasses=5`, `aux_weight={args.aux_weight:g}`, `aux_temperature=1`,
-`subclass_head="{args.subclass_head}"`, `aux_scope="{args.aux_scope}"`,
+interactions={args.interactions:g}, random_state=0)` (positive rate in the
+data: {y.mean():.4f}); each seed is a stratified 70/30 train/test split.
+Teachers: default `MLP(256, 256)`, subclass teacher with `n_subclasses=5`,
+`aux_weight={args.aux_weight:g}`, `aux_temperature=1`,
+`subclass_head="{args.subclass_head}"`, `aux_loss="{args.aux_loss}"`,
+`aux_scope="{args.aux_scope}"`,
 conventional teacher with `n_subclasses=1, aux_weight=0`; both trained on the
 training rows with `early_stopping=True` (10% of the training rows held out,
 patience 5 epochs, at most {args.teacher_epochs} epochs; epochs run: {epochs}).
@@ -385,13 +402,18 @@ def result_name(args):
         name += f"_{args.subclass_head}"
     if args.aux_scope != "all":
         name += f"_{args.aux_scope}"
+    if args.aux_loss != "contrastive":
+        name += f"_{args.aux_loss}"
+    if args.interactions:
+        name += f"_int{args.interactions:g}"
     return name
 
 
 def load_data(args):
     X, y, segment = make_clickthrough(
-        n_samples=args.n_samples, positive_rate=0.05, random_state=0
-    )
+        n_samples=args.n_samples, positive_rate=0.05,
+        interactions=args.interactions, random_state=0,
+    )  # fmt: skip
     return X.astype(np.float32), y, segment
 
 

@@ -123,6 +123,7 @@ def run_seed(X, y, digit, seed, args):
             teacher = SubclassTeacherClassifier(
                 **{p: config[p] for p in TEACHER_PARAMS},
                 subclass_head="shared",
+                aux_loss="contrastive",
                 max_epochs=epochs_for_steps(len(X_lab), BATCH, args.teacher_steps),
                 device="cpu",
                 random_state=seed,

@@ -185,6 +185,7 @@ def main():
             lambda seed=seed: SubclassTeacherClassifier(
                 n_subclasses=args.subclasses,
                 subclass_head="shared",
+                aux_loss="contrastive",
                 random_state=seed,
                 **common,
             ).fit(X, y)

@@ -98,7 +98,7 @@ def run_seed(X, y, hidden, seed, args):
     }
     # The paper's network, the package's default when these results were made.
     sub_teacher = SubclassTeacherClassifier(
-        n_subclasses=5, subclass_head="shared", **teacher
+        n_subclasses=5, subclass_head="shared", aux_loss="contrastive", **teacher
     ).fit(X_lab, y_lab)
     conv_teacher = SubclassTeacherClassifier(
         n_subclasses=1, aux_weight=0.0, **teacher
