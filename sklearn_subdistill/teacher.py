@@ -33,7 +33,9 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
     ----------
     n_subclasses : int, default=5
         Subclasses per class. ``1`` is an ordinary classifier (with
-        ``subclass_head="shared"``, also set ``aux_weight=0``).
+        ``subclass_head="shared", aux_loss="contrastive"``, also set
+        ``aux_weight=0``: the contrastive loss still acts on the class
+        logits).
     hidden_layer_sizes : tuple of int or int, default=(256, 256)
         Hidden layer widths of the default :class:`~sklearn_subdistill.modules.MLP`
         (an int means one layer); ignored when ``module`` is given.
