@@ -16,6 +16,7 @@ __all__ = [
     "class_logits",
     "distillation_loss",
     "subclass_auxiliary_loss",
+    "subclass_distillation_loss",
     "subclass_information_loss",
     "within_class_auxiliary_loss",
 ]
@@ -343,3 +344,82 @@ def distillation_loss(student_logits, teacher_logits, temperature, reduction="me
     if reduction == "mean":
         return per_example.mean()
     raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
+
+
+def subclass_distillation_loss(
+    student_logits,
+    teacher_logits,
+    n_classes,
+    temperature,
+    subclass_weight=1.0,
+    reduction="mean",
+):
+    """Distillation loss with the teacher's split of each class weighted apart.
+
+    At temperature ``T``, with ``P(c)`` and ``q(j | c)`` the class and
+    within-class probabilities of the softened subclass distribution, the
+    distillation cross-entropy of :func:`distillation_loss` decomposes
+    exactly as ``T^2 * (CE_class + CE_within)``:
+    ``CE_class = -sum_c P_t(c) log P_s(c)`` (what conventional distillation
+    transfers) and ``CE_within = -sum_c P_t(c) sum_j q_t(j|c) log q_s(j|c)``
+    (how the teacher splits each class). This function returns
+    ``T^2 * (CE_class + subclass_weight * CE_within)``.
+
+    Parameters
+    ----------
+    student_logits : torch.Tensor of shape (n_samples, n_classes * n_subclasses)
+        The student's subclass logits.
+    teacher_logits : torch.Tensor of shape (n_samples, n_classes * n_subclasses)
+        The teacher's subclass logits (detached inside).
+    n_classes : int
+        Number of classes ``C``; subclass ``k`` belongs to class ``k // s``.
+    temperature : float
+        Softening temperature ``T`` (> 0).
+    subclass_weight : float, default=1.0
+        Weight (>= 0) of the within-class term. ``1`` gives
+        :func:`distillation_loss` itself; ``0`` distils the class
+        probabilities alone.
+    reduction : {"mean", "none"}, default="mean"
+        ``"none"`` returns the per-example losses of shape ``(n_samples,)``.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar, or a vector with ``reduction="none"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_subdistill.losses import (
+    ...     distillation_loss, subclass_distillation_loss)
+    >>> s, t = torch.randn(3, 4), torch.randn(3, 4)
+    >>> full = distillation_loss(s, t, temperature=2.0)
+    >>> bool(torch.isclose(subclass_distillation_loss(s, t, 2, 2.0), full))
+    True
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}.")
+    if subclass_weight < 0:
+        raise ValueError(f"subclass_weight must be >= 0, got {subclass_weight}.")
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(
+            f"student_logits {tuple(student_logits.shape)} and teacher_logits "
+            f"{tuple(teacher_logits.shape)} must have the same shape."
+        )
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
+    n_samples, n_logits = student_logits.shape
+    s = n_logits // n_classes
+    # (N, K) -> (N, C, s): log-probabilities of the softened distributions
+    log_t = F.log_softmax(teacher_logits.detach() / temperature, dim=1)
+    log_s = F.log_softmax(student_logits / temperature, dim=1)
+    log_t = log_t.reshape(n_samples, n_classes, s)
+    log_s = log_s.reshape(n_samples, n_classes, s)
+    class_t, class_s = torch.logsumexp(log_t, dim=2), torch.logsumexp(log_s, dim=2)
+    class_p = class_t.exp()  # (N, C)
+    ce_class = -(class_p * class_s).sum(dim=1)
+    within_t = (log_t - class_t.unsqueeze(2)).exp()  # q_t(j | c): (N, C, s)
+    within_s = log_s - class_s.unsqueeze(2)  # log q_s(j | c)
+    ce_within = -(class_p.unsqueeze(2) * within_t * within_s).sum(dim=(1, 2))
+    per_example = (ce_class + subclass_weight * ce_within) * temperature**2
+    return per_example.mean() if reduction == "mean" else per_example

@@ -13,6 +13,7 @@ from .losses import (
     class_logits,
     distillation_loss,
     subclass_auxiliary_loss,
+    subclass_distillation_loss,
     subclass_information_loss,
     within_class_auxiliary_loss,
 )
@@ -316,20 +317,32 @@ class SubclassDistillationLoss(nn.Module):
         Weight of the distillation term.
     temperature : float, default=1.0
         Distillation temperature ``T``.
+    subclass_weight : float, default=1.0
+        Weight of the within-class part of the distillation term (see
+        :func:`~sklearn_subdistill.losses.subclass_distillation_loss`); ``1``
+        is :func:`~sklearn_subdistill.losses.distillation_loss` itself.
     """
 
-    def __init__(self, n_classes, alpha=0.5, temperature=1.0):
+    def __init__(self, n_classes, alpha=0.5, temperature=1.0, subclass_weight=1.0):
         super().__init__()
         self.n_classes = n_classes
         self.alpha = alpha
         self.temperature = temperature
+        self.subclass_weight = subclass_weight
 
     def forward(self, logits, target):
         """Loss of a batch; ``target`` is ``(labels, teacher_logits[, weight])``."""
         labels, teacher_logits, *weight = target
-        per_row = self.alpha * distillation_loss(
-            logits, teacher_logits, self.temperature, reduction="none"
-        )
+        if self.subclass_weight == 1 or logits.shape[1] == self.n_classes:
+            distilled = distillation_loss(
+                logits, teacher_logits, self.temperature, reduction="none"
+            )
+        else:
+            distilled = subclass_distillation_loss(
+                logits, teacher_logits, self.n_classes, self.temperature,
+                self.subclass_weight, reduction="none",
+            )  # fmt: skip
+        per_row = self.alpha * distilled
         if self.alpha < 1:
             labelled = labels >= 0
             ce = F.cross_entropy(

@@ -33,7 +33,9 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     outputs and is trained on
     ``alpha * distillation_loss + (1 - alpha) * CE(labels, class_logits)``:
     it matches the teacher's softened subclass distribution at temperature
-    ``temperature`` while also fitting the labels. With a teacher that has no
+    ``temperature`` (its class probabilities, and with weight
+    ``subclass_weight`` its split of each class) while also fitting the
+    labels. With a teacher that has no
     subclasses (any scikit-learn classifier with ``predict_proba``), this is
     conventional distillation.
 
@@ -62,6 +64,17 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         Distillation temperature ``T`` (> 0). The demo of the paper used 4; on
         this package's benchmarks 1 gave the better students (see the
         sensitivity study in the documentation's benchmarks page).
+    subclass_weight : float, default=0.3
+        Weight (>= 0) of the teacher's split of each class in the
+        distillation term. That term is exactly the cross-entropy of the
+        teacher's class probabilities (what conventional distillation
+        transfers) plus that of its within-class split;
+        ``subclass_weight`` scales the second
+        (:func:`~sklearn_subdistill.losses.subclass_distillation_loss`). ``1``
+        is the paper's loss; ``0`` distils the class probabilities alone.
+        Below 1 the split still shapes the student without drowning the class
+        signal, which on an imbalanced table is small beside it (see the
+        "When does it help" page). Ignored for a teacher without subclasses.
     alpha : float, default=0.5
         Weight of the distillation term, in ``[0, 1]``; ``0`` ignores the
         teacher, ``1`` ignores the labels.
@@ -186,6 +199,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         **NETWORK_CONSTRAINTS,
         "teacher": [None, HasMethods(["fit", "predict_proba"])],
         "temperature": [Interval(Real, 0, None, closed="neither")],
+        "subclass_weight": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, 1, closed="both")],
     }
 
@@ -194,6 +208,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         *,
         teacher=None,
         temperature=1.0,
+        subclass_weight=0.3,
         alpha=0.5,
         hidden_layer_sizes=(64,),
         module=None,
@@ -217,6 +232,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     ):
         self.teacher = teacher
         self.temperature = temperature
+        self.subclass_weight = subclass_weight
         self.alpha = alpha
         self.hidden_layer_sizes = hidden_layer_sizes
         self.module = module
@@ -298,7 +314,10 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
 
     def _make_criterion(self, n_classes):
         return SubclassDistillationLoss(
-            n_classes=n_classes, alpha=self.alpha, temperature=self.temperature
+            n_classes=n_classes,
+            alpha=self.alpha,
+            temperature=self.temperature,
+            subclass_weight=self.subclass_weight,
         )
 
     def _fit_classes(self, data, classes):
