@@ -48,6 +48,7 @@ from sklearn_subdistill._study import (  # noqa: E402
     DESIGNS,
     METHODS,
     REGIMES,
+    STUDENT_VARIANTS,
     paper_protocol_study,
     summary_table,
 )
@@ -106,7 +107,7 @@ def plot(results):
         fractions = sorted({r["fraction"] for r in rows})
         for i, regime in enumerate(REGIMES):
             ax = axes[i, j]
-            for column in (*METHODS, *DESIGNS, "MLPClassifier"):
+            for column in (*METHODS, *STUDENT_VARIANTS, *DESIGNS, "MLPClassifier"):
                 if column not in rows[0]:
                     continue
                 means = [
@@ -172,14 +173,17 @@ def main(argv=None):
     description = f"""
 Teachers (default `MLP(256, 256)`, {args.teacher_epochs} epochs) are fitted on all
 training rows; students are `MLP(32)` networks (package defaults otherwise:
-`temperature=1`, `alpha=0.5`) with about {args.student_steps} Adam steps, trained
+`temperature=1`, `alpha=0.5`, `subclass_weight=0.3`) with about
+{args.student_steps} Adam steps, trained
 on the labelled fraction alone (**low data**) or with the other training rows
 unlabelled, `y=-1` (**transfer**). Students: `labels only` (`alpha=0`),
 `conventional` (the 1-subclass teacher), `subclass` (the default teacher:
 `subclass_head="separate"`, `aux_loss="information"`,
 `aux_entropy_weight=0.3`, `subclass_temperature=3`), `paper loss` (the
 paper's single-head teacher, `subclass_head="shared",
-aux_loss="contrastive"`), `embedding` (`EmbeddingSubclassTeacher` of the
+aux_loss="contrastive"`, and its students the paper's loss,
+`subclass_weight=1`), `subclass, subclass_weight=1` (the default teacher,
+students with the paper's loss), `embedding` (`EmbeddingSubclassTeacher` of the
 1-subclass teacher), and other designs named by their `subclass_head` and
 `aux_loss` (`contrastive within`: `aux_loss="contrastive",
 aux_scope="within"`; `detached, contrastive` was the default before this

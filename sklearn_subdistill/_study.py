@@ -68,7 +68,8 @@ def fit_teachers(X, y, *, seed, n_subclasses=5, teacher_params=None, designs=())
     """The study's teachers, fitted on ``(X, y)``, by student method name.
 
     ``conventional`` is the 1-subclass twin of ``subclass`` (the package's
-    defaults); ``paper loss`` is the paper's single-head network; ``embedding``
+    defaults); ``paper loss`` is the paper's single-head network (its
+    students use the paper's loss, ``subclass_weight=1``); ``embedding``
     splits the twin's classes by projections of its embeddings; ``designs``
     names entries of :data:`DESIGNS` to add, or maps names to teacher
     parameters.
@@ -105,20 +106,29 @@ def _baselines(X, y, X_test, y_test, *, seed, hidden, metric):
     }
 
 
+#: Students that differ from a method's by their own parameters: the default
+#: teacher distilled with the paper's student loss (the whole split, weight 1).
+STUDENT_VARIANTS = {
+    "subclass, subclass_weight=1": ("subclass", {"subclass_weight": 1.0})
+}
+
+
 def _students(teachers, X, y, X_test, y_test, *, seed, params, steps, metric):
     """Scores of one student per method on ``(X, y)`` (``-1``: unlabelled)."""
     labelled = y != -1
+    plans = {"labels only": ("conventional", {"alpha": 0.0})}
+    plans.update({method: (method, {}) for method in teachers})
+    plans["paper loss"] = ("paper loss", {"subclass_weight": 1.0})  # its loss too
+    plans.update(STUDENT_VARIANTS)
     out = {}
-    for method in ("labels only", *teachers):
-        kwargs = {"random_state": seed, **params}
-        rows_X, rows_y = X, y
-        if method == "labels only":
-            kwargs["alpha"] = 0.0
-            rows_X, rows_y = X[labelled], y[labelled]
+    for method, (source, own) in plans.items():
+        kwargs = {"random_state": seed, **params, **own}
+        rows_X, rows_y = (
+            (X[labelled], y[labelled]) if method == "labels only" else (X, y)
+        )
         kwargs["max_epochs"] = epochs_for_steps(
             len(rows_y), kwargs.get("batch_size", 256), steps
         )
-        source = "conventional" if method == "labels only" else method
         student = SubclassDistilledStudent(
             teacher=FrozenEstimator(teachers[source]), **kwargs
         )
@@ -240,7 +250,8 @@ def summary_table(rows, columns=None, digits=1):
     """A Markdown table of mean ± std over seeds (in %), one line per regime and
     fraction; the best student of each line in bold."""
     if columns is None:
-        order = ("labels only", "conventional", "subclass", *DESIGNS, "paper loss",
+        order = ("labels only", "conventional", "subclass", *STUDENT_VARIANTS,
+                 *DESIGNS, "paper loss",
                  "embedding", *BASELINES)  # fmt: skip
         columns = [c for c in order if c in rows[0]]
     header = ["regime", "labelled", "n", *columns]

@@ -16,6 +16,7 @@ from sklearn_subdistill.losses import (
     class_logits,
     distillation_loss,
     subclass_auxiliary_loss,
+    subclass_distillation_loss,
     subclass_information_loss,
     within_class_auxiliary_loss,
 )
@@ -518,3 +519,61 @@ def test_information_loss_gradcheck():
 def test_information_loss_rejects_negative_entropy_weight():
     with pytest.raises(ValueError, match="entropy_weight"):
         subclass_information_loss(torch.zeros(2, 2), torch.tensor([0, 1]), 2, -0.1)
+
+
+@pytest.mark.parametrize("c, s", [(2, 5), (3, 2), (2, 1)])
+@pytest.mark.parametrize("temperature", [1.0, 2.5])
+def test_subclass_distillation_loss_at_weight_one_is_distillation_loss(
+    c, s, temperature
+):
+    rng = torch.Generator().manual_seed(c * 10 + s)
+    z = torch.randn(9, c * s, generator=rng, dtype=torch.float64)
+    t = torch.randn(9, c * s, generator=rng, dtype=torch.float64)
+    expected = distillation_loss(z, t, temperature, reduction="none")
+    got = subclass_distillation_loss(z, t, c, temperature, reduction="none")
+    assert torch.allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_subclass_distillation_loss_at_weight_zero_distils_the_classes():
+    rng = torch.Generator().manual_seed(3)
+    z = torch.randn(6, 6, generator=rng, dtype=torch.float64)
+    t = torch.randn(6, 6, generator=rng, dtype=torch.float64)
+    # At T=2 the class probabilities of softmax(z / T) are softmax of the
+    # log-sum-exp of z / T over each class's block.
+    expected = distillation_loss(
+        2.0 * class_logits(z / 2.0, 3), 2.0 * class_logits(t / 2.0, 3), 2.0
+    )
+    got = subclass_distillation_loss(z, t, 3, 2.0, subclass_weight=0.0)
+    assert torch.allclose(got, expected, rtol=1e-12)
+
+
+def test_subclass_distillation_loss_is_linear_in_the_weight():
+    rng = torch.Generator().manual_seed(4)
+    z, t = torch.randn(5, 4, generator=rng), torch.randn(5, 4, generator=rng)
+    at = {w: subclass_distillation_loss(z, t, 2, 1.0, w) for w in (0.0, 0.3, 1.0)}
+    assert torch.allclose(at[0.3], at[0.0] + 0.3 * (at[1.0] - at[0.0]), atol=1e-6)
+    assert at[0.3] < at[1.0]  # the within-class term is positive
+
+
+def test_subclass_distillation_loss_gradcheck_and_teacher_detached():
+    z = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    t = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda a: subclass_distillation_loss(a, t, 2, 1.5, 0.3), (z,)
+    )
+    subclass_distillation_loss(z, t, 2, 1.5, 0.3).backward()
+    assert t.grad is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"temperature": 0.0}, "temperature"),
+        ({"subclass_weight": -0.1}, "subclass_weight"),
+        ({"reduction": "sum"}, "reduction"),
+    ],
+)
+def test_subclass_distillation_loss_rejects_bad_arguments(kwargs, match):
+    args = {"temperature": 1.0, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        subclass_distillation_loss(torch.zeros(2, 4), torch.zeros(2, 4), 2, **args)

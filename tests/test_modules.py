@@ -12,6 +12,7 @@ from sklearn_subdistill.losses import (
     class_logits,
     distillation_loss,
     subclass_auxiliary_loss,
+    subclass_distillation_loss,
     subclass_information_loss,
     within_class_auxiliary_loss,
 )
@@ -408,3 +409,14 @@ def test_information_loss_of_the_teacher_loss(two_heads):
         assert torch.allclose(loss(torch.cat([a, b], 1), y), expected)
     else:
         assert torch.allclose(loss(b, y), expected)
+
+
+def test_student_loss_weighs_the_within_class_split():
+    z, t = _randn(6, 10, 6), _randn(7, 10, 6)
+    y = _labels(8, 10, 2)
+    y[::3] = -1
+    crit = SubclassDistillationLoss(2, alpha=0.5, temperature=2.0, subclass_weight=0.3)
+    kd = subclass_distillation_loss(z, t, 2, 2.0, 0.3, reduction="none")
+    ce = F.cross_entropy(class_logits(z, 2), y.clamp(min=0), reduction="none")
+    expected = (0.5 * kd + 0.5 * torch.where(y >= 0, ce, 0.0)).mean()
+    assert torch.allclose(crit(z, (y, t)), expected)

@@ -12,7 +12,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.svm import LinearSVC
 
 from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
-from sklearn_subdistill.losses import class_logits, distillation_loss
+from sklearn_subdistill.losses import (
+    class_logits,
+    distillation_loss,
+    subclass_distillation_loss,
+)
 
 from .conftest import FAST
 
@@ -193,6 +197,46 @@ def test_loss_is_conventional_distillation(digits2, alpha, temperature):
             distillation_loss(logits, teacher_logits, temperature).item(),
             rtol=1e-6,
         )
+
+
+@pytest.mark.parametrize("subclass_weight", [0.0, 0.3, 1.0])
+def test_loss_weighs_the_teacher_split(digits2, fitted_teacher, subclass_weight):
+    """With subclasses, the distillation term weighs the within-class split."""
+    X_train, _, y_train, *_ = digits2
+    student = SubclassDistilledStudent(
+        teacher=FrozenEstimator(fitted_teacher), subclass_weight=subclass_weight,
+        **{**STUDENT, "max_epochs": 1},
+    ).fit(X_train, y_train)  # fmt: skip
+    X_batch = torch.as_tensor(X_train[:64])
+    labels = torch.tensor(y_train[:64])
+    teacher_logits = torch.as_tensor(
+        fitted_teacher.predict_subclass_log_proba(X_train[:64]), dtype=torch.float32
+    )
+    logits = student.net_.module_(X_batch)
+    loss = student.net_.get_loss(logits, (labels, teacher_logits))
+    kd = subclass_distillation_loss(
+        logits, teacher_logits, 2, 1.0, subclass_weight, reduction="none"
+    )
+    ce = F.cross_entropy(class_logits(logits, 2), labels, reduction="none")
+    assert_allclose(loss.item(), (0.5 * kd + 0.5 * ce).mean().item(), rtol=1e-5)
+    if subclass_weight == 1.0:  # the paper's loss
+        expected = distillation_loss(logits, teacher_logits, 1.0, reduction="none")
+        assert_allclose(
+            loss.item(), (0.5 * expected + 0.5 * ce).mean().item(), rtol=1e-5
+        )
+
+
+def test_subclass_weight_is_ignored_without_subclasses(digits2):
+    X_train, X_test, y_train, *_ = digits2
+    teacher = SubclassTeacherClassifier(n_subclasses=1, aux_weight=0, **FAST)
+    teacher.fit(X_train, y_train)
+    probas = [
+        SubclassDistilledStudent(
+            teacher=FrozenEstimator(teacher), subclass_weight=w, **STUDENT
+        ).fit(X_train, y_train).predict_proba(X_test)
+        for w in (0.3, 1.0)
+    ]  # fmt: skip
+    assert_array_equal(probas[0], probas[1])
 
 
 def test_reproducible(digits2, fitted_teacher):
