@@ -143,6 +143,7 @@ def run_seed(X, y, segment, seed, args, class_weight=None):
             teacher=teachers[method],
             alpha=0.0 if method == "labels only" else 0.5,
             temperature=args.temperature,
+            subclass_weight=args.subclass_weight,
             max_epochs=args.epochs,
             device="cpu",
             random_state=seed,
@@ -306,6 +307,15 @@ def build_parser(description=__doc__):
         "information writes clickthrough_..._information.*)",
     )
     parser.add_argument(
+        "--subclass-weight",
+        type=float,
+        default=0.3,
+        help="the students' subclass_weight (default: 0.3, the estimator's; "
+        "files made before it existed used 1, the paper's loss: pass "
+        "--subclass-weight 1 to reproduce them; other values write "
+        "clickthrough_..._sw<w>.*)",
+    )
+    parser.add_argument(
         "--interactions",
         type=float,
         default=0.0,
@@ -364,7 +374,8 @@ Teachers: default `MLP(256, 256)`, subclass teacher with `n_subclasses=5`,
 conventional teacher with `n_subclasses=1, aux_weight=0`; both trained on the
 training rows with `early_stopping=True` (10% of the training rows held out,
 patience 5 epochs, at most {args.teacher_epochs} epochs; epochs run: {epochs}).
-Students: `MLP(32)`, batch 256, lr 1e-3, `temperature={args.temperature:g}`, `alpha=0.5`
+Students: `MLP(32)`, batch 256, lr 1e-3, `temperature={args.temperature:g}`,
+`alpha=0.5`, `subclass_weight={args.subclass_weight:g}`
 (labels only: `alpha=0`), trained on all training rows for {args.epochs}
 epochs; test metrics recorded after every epoch by a skorch callback.
 `class_weight` of every teacher and student: {list(runs)}. Mean ±
@@ -406,6 +417,8 @@ def result_name(args):
         name += f"_{args.aux_loss}"
     if args.interactions:
         name += f"_int{args.interactions:g}"
+    if args.subclass_weight != 0.3:
+        name += f"_sw{args.subclass_weight:g}"
     return name
 
 

@@ -53,7 +53,9 @@ from sklearn_subdistill._study import epochs_for_steps  # noqa: E402
 from sklearn_subdistill.datasets import load_digits_superclasses  # noqa: E402
 from sklearn_subdistill.metrics import subclass_recovery_score  # noqa: E402
 
-STUDENT = {"hidden_layer_sizes": (32,)}
+# The paper's student loss (the whole subclass split), as when these results
+# were made.
+STUDENT = {"hidden_layer_sizes": (32,), "subclass_weight": 1.0}
 BATCH = 256
 DEFAULTS = {
     "n_subclasses": 5,

@@ -200,8 +200,9 @@ def main():
 
         frozen = FrozenEstimator(fitted_teacher)
         t_est, _ = timed(
+            # subclass_weight=1: the paper's loss, which the raw loop computes.
             lambda seed=seed, frozen=frozen: SubclassDistilledStudent(
-                teacher=frozen, random_state=seed, **common
+                teacher=frozen, random_state=seed, subclass_weight=1.0, **common
             ).fit(X, y)
         )
 
