@@ -329,6 +329,14 @@ def distillation_loss(student_logits, teacher_logits, temperature, reduction="me
     >>> float(distillation_loss(t, t, temperature=1.0))  # entropy of (0.5, 0.5)
     0.6931...
     """
+    _check_distillation(student_logits, teacher_logits, temperature, reduction)
+    target = F.softmax(teacher_logits.detach() / temperature, dim=1)
+    log_student = F.log_softmax(student_logits / temperature, dim=1)
+    per_example = -(target * log_student).sum(dim=1) * temperature**2
+    return per_example.mean() if reduction == "mean" else per_example
+
+
+def _check_distillation(student_logits, teacher_logits, temperature, reduction):
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}.")
     if student_logits.shape != teacher_logits.shape:
@@ -336,14 +344,8 @@ def distillation_loss(student_logits, teacher_logits, temperature, reduction="me
             f"student_logits {tuple(student_logits.shape)} and teacher_logits "
             f"{tuple(teacher_logits.shape)} must have the same shape."
         )
-    target = F.softmax(teacher_logits.detach() / temperature, dim=1)
-    log_student = F.log_softmax(student_logits / temperature, dim=1)
-    per_example = -(target * log_student).sum(dim=1) * temperature**2
-    if reduction == "none":
-        return per_example
-    if reduction == "mean":
-        return per_example.mean()
-    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
 
 
 def subclass_distillation_loss(
@@ -397,17 +399,9 @@ def subclass_distillation_loss(
     >>> bool(torch.isclose(subclass_distillation_loss(s, t, 2, 2.0), full))
     True
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}.")
+    _check_distillation(student_logits, teacher_logits, temperature, reduction)
     if subclass_weight < 0:
         raise ValueError(f"subclass_weight must be >= 0, got {subclass_weight}.")
-    if student_logits.shape != teacher_logits.shape:
-        raise ValueError(
-            f"student_logits {tuple(student_logits.shape)} and teacher_logits "
-            f"{tuple(teacher_logits.shape)} must have the same shape."
-        )
-    if reduction not in ("mean", "none"):
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
     n_samples, n_logits = student_logits.shape
     s = n_logits // n_classes
     # (N, K) -> (N, C, s): log-probabilities of the softened distributions
