@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -224,11 +225,43 @@ def test_clickthrough_feature_kinds_can_be_omitted(n_numeric, n_categorical, n_c
         ({"n_categories": 1}, "n_categories must be >= 2"),
         ({"n_numeric": -1}, "n_numeric must be >= 0"),
         ({"n_numeric": 0, "n_categorical": 0}, "must not both be 0"),
+        ({"interactions": -1.0}, "interactions must be a finite number >= 0"),
+        ({"interactions": np.inf}, "interactions must be a finite number >= 0"),
+        ({"interactions": "many"}, "interactions must be a real number"),
     ],
 )
 def test_clickthrough_invalid_params(params, match):
     with pytest.raises(ValueError, match=match):
         make_clickthrough(**params)
+
+
+def test_clickthrough_without_interactions_is_the_default_data():
+    default = make_clickthrough(n_samples=500, random_state=0)
+    same = make_clickthrough(n_samples=500, interactions=0.0, random_state=0)
+    for got, expected in zip(same, default, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_clickthrough_interactions_change_the_clicks_not_the_users():
+    X, y, segment = make_clickthrough(n_samples=3000, random_state=0)
+    X4, y4, segment4 = make_clickthrough(
+        n_samples=3000, interactions=4.0, random_state=0
+    )
+    np.testing.assert_array_equal(X4, X)
+    np.testing.assert_array_equal(segment4, segment)
+    assert abs(y4.mean() - 0.05) < 0.02  # the click rate is still solved for
+    assert (y4 != y).mean() > 0.02
+
+    # A linear model misses more of the clicks once they depend on products of
+    # the numeric features.
+    def auc_of_logistic(y_):
+        X_tr, X_te, y_tr, y_te = train_test_split(
+            X, y_, test_size=0.5, random_state=0, stratify=y_
+        )
+        model = LogisticRegression(max_iter=1000).fit(X_tr, y_tr)
+        return roc_auc_score(y_te, model.predict_proba(X_te)[:, 1])
+
+    assert auc_of_logistic(y4) < auc_of_logistic(y) - 0.03
 
 
 # collapse_classes and load_digits_superclasses
