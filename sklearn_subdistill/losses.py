@@ -378,9 +378,9 @@ def subclass_distillation_loss(
     temperature : float
         Softening temperature ``T`` (> 0).
     subclass_weight : float, default=1.0
-        Weight (>= 0) of the within-class term. ``1`` gives
-        :func:`distillation_loss` itself; ``0`` distils the class
-        probabilities alone.
+        Weight (>= 0) of the within-class term. ``1`` (or one subclass per
+        class) gives :func:`distillation_loss` itself, computed as such;
+        ``0`` distils the class probabilities alone.
     reduction : {"mean", "none"}, default="mean"
         ``"none"`` returns the per-example losses of shape ``(n_samples,)``.
 
@@ -403,6 +403,9 @@ def subclass_distillation_loss(
     if subclass_weight < 0:
         raise ValueError(f"subclass_weight must be >= 0, got {subclass_weight}.")
     n_samples, n_logits = student_logits.shape
+    if subclass_weight == 1 or n_logits == n_classes:
+        # The whole distribution (or no split to weigh): the plain loss.
+        return distillation_loss(student_logits, teacher_logits, temperature, reduction)
     s = n_logits // n_classes
     # (N, K) -> (N, C, s): log-probabilities of the softened distributions
     log_t = F.log_softmax(teacher_logits.detach() / temperature, dim=1)

@@ -11,7 +11,6 @@ from torch import nn
 
 from .losses import (
     class_logits,
-    distillation_loss,
     subclass_auxiliary_loss,
     subclass_distillation_loss,
     subclass_information_loss,
@@ -333,15 +332,10 @@ class SubclassDistillationLoss(nn.Module):
     def forward(self, logits, target):
         """Loss of a batch; ``target`` is ``(labels, teacher_logits[, weight])``."""
         labels, teacher_logits, *weight = target
-        if self.subclass_weight == 1 or logits.shape[1] == self.n_classes:
-            distilled = distillation_loss(
-                logits, teacher_logits, self.temperature, reduction="none"
-            )
-        else:
-            distilled = subclass_distillation_loss(
-                logits, teacher_logits, self.n_classes, self.temperature,
-                self.subclass_weight, reduction="none",
-            )  # fmt: skip
+        distilled = subclass_distillation_loss(
+            logits, teacher_logits, self.n_classes, self.temperature,
+            self.subclass_weight, reduction="none",
+        )  # fmt: skip
         per_row = self.alpha * distilled
         if self.alpha < 1:
             labelled = labels >= 0
