@@ -3,7 +3,7 @@
 ``make_clickthrough`` gives binary click data (5% positives) whose clicks
 depend on hidden user segments. For each seed (a stratified train/test split)
 two teachers are fitted once on the training rows: a subclass teacher
-(5 subclasses per class) and a conventional one (1 subclass,
+(``--subclasses``, default 5, subclasses per class) and a conventional one (1 subclass,
 ``aux_weight=0``), both with early stopping on a validation split of the
 training rows. Three students with the same small network are then trained on
 the same training rows (labels only, conventional and subclass distillation),
@@ -112,7 +112,7 @@ def run_seed(X, y, segment, seed, args, class_weight=None):
         "class_weight": class_weight,
     }
     sub_teacher = SubclassTeacherClassifier(
-        n_subclasses=5,
+        n_subclasses=args.subclasses,
         aux_weight=args.aux_weight,
         subclass_head=args.subclass_head,
         aux_loss=args.aux_loss,
@@ -316,6 +316,14 @@ def build_parser(description=__doc__):
         "clickthrough_..._sw<w>.*)",
     )
     parser.add_argument(
+        "--subclasses",
+        type=int,
+        default=5,
+        help="the subclass teacher's n_subclasses (default: 5, with which the "
+        "files before the estimator's default became 10 were made; others "
+        "write clickthrough_..._s<k>.*)",
+    )
+    parser.add_argument(
         "--interactions",
         type=float,
         default=0.0,
@@ -367,8 +375,8 @@ def describe(args, y, runs):
 `make_clickthrough(n_samples={args.n_samples}, positive_rate=0.05,
 interactions={args.interactions:g}, random_state=0)` (positive rate in the
 data: {y.mean():.4f}); each seed is a stratified 70/30 train/test split.
-Teachers: default `MLP(256, 256)`, subclass teacher with `n_subclasses=5`,
-`aux_weight={args.aux_weight:g}`, `aux_temperature=1`,
+Teachers: default `MLP(256, 256)`, subclass teacher with
+`n_subclasses={args.subclasses}`, `aux_weight={args.aux_weight:g}`, `aux_temperature=1`,
 `subclass_head="{args.subclass_head}"`, `aux_loss="{args.aux_loss}"`,
 `aux_scope="{args.aux_scope}"`,
 conventional teacher with `n_subclasses=1, aux_weight=0`; both trained on the
@@ -419,6 +427,8 @@ def result_name(args):
         name += f"_int{args.interactions:g}"
     if args.subclass_weight != 0.3:
         name += f"_sw{args.subclass_weight:g}"
+    if args.subclasses != 5:
+        name += f"_s{args.subclasses}"
     return name
 
 

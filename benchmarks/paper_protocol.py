@@ -3,9 +3,11 @@
 For each data set and seed (a stratified 70/30 train/test split, features
 standardised on the training rows), the teachers are fitted on *all*
 training rows: the plain network (1 subclass), the package's default subclass
-teacher (``subclass_head="separate"``, ``aux_loss="information"``: the plain
-network's classes split by a second network trained with the information
-loss), the paper's single-head network (``subclass_head="shared",
+teacher (``n_subclasses=10``, ``subclass_head="separate"``,
+``aux_loss="information"``: the plain network's classes split by a second
+network trained with the information loss), the same at ``n_subclasses=5``
+(the number of groups hidden in each class of the first two data sets), the
+paper's single-head network (``subclass_head="shared",
 aux_loss="contrastive"``), embedding subclasses of the plain network
 (``EmbeddingSubclassTeacher``) and, with ``--designs``, other designs (the
 contrastive loss on a separate network, within each class, and the head on
@@ -49,6 +51,7 @@ from sklearn_subdistill._study import (  # noqa: E402
     METHODS,
     REGIMES,
     STUDENT_VARIANTS,
+    difference_table,
     paper_protocol_study,
     summary_table,
 )
@@ -74,6 +77,11 @@ def datasets():
     yield name, X, y, segment, "roc_auc"
     X, y = load_breast_cancer(return_X_y=True)
     yield "breast cancer (569 rows)", X, y, None, "accuracy"
+
+
+#: Students whose paired differences the results list.
+PAIRED = ("subclass", "subclass, n_subclasses=5", "subclass, subclass_weight=1",
+          "paper loss")  # fmt: skip
 
 
 def teacher_table(rows):
@@ -178,8 +186,10 @@ training rows; students are `MLP(32)` networks (package defaults otherwise:
 on the labelled fraction alone (**low data**) or with the other training rows
 unlabelled, `y=-1` (**transfer**). Students: `labels only` (`alpha=0`),
 `conventional` (the 1-subclass teacher), `subclass` (the default teacher:
-`subclass_head="separate"`, `aux_loss="information"`,
-`aux_entropy_weight=0.3`, `subclass_temperature=3`), `paper loss` (the
+`n_subclasses=10`, `subclass_head="separate"`, `aux_loss="information"`,
+`aux_entropy_weight=0.3`, `subclass_temperature=3`), `subclass,
+n_subclasses=5` (the same with 5 subclasses per class, the number of
+digits or clusters hidden in each class), `paper loss` (the
 paper's single-head teacher, `subclass_head="shared",
 aux_loss="contrastive"`, and its students the paper's loss,
 `subclass_weight=1`), `subclass, subclass_weight=1` (the default teacher,
@@ -187,7 +197,9 @@ students with the paper's loss), `embedding` (`EmbeddingSubclassTeacher` of the
 1-subclass teacher), and other designs named by their `subclass_head` and
 `aux_loss` (`contrastive within`: `aux_loss="contrastive",
 aux_scope="within"`; `detached, contrastive` was the default before this
-study). Baselines on the same
+study). Every teacher but `subclass, n_subclasses=5` has its class's default
+number of subclasses: 10 for `SubclassTeacherClassifier`, 5 for
+`EmbeddingSubclassTeacher`. Baselines on the same
 labelled rows: `MLPClassifier((32,), max_iter=2000)`,
 `HistGradientBoostingClassifier()`, `LogisticRegression(max_iter=2000)`. Test
 accuracy (ROC AUC for click-through) in %, mean ± std over {args.seeds} seeds;
@@ -209,6 +221,12 @@ hidden labels (digit, cluster, user segment) by each teacher's subclasses.
         table = summary_table(rows)
         parts += [f"## {name}", "", table, "", "Teachers (test score, recovery):"]
         parts += ["", teacher_table(rows), ""]
+        paired = [c for c in PAIRED if c in rows[0]]
+        against_labels = difference_table(rows, paired, against="labels only")
+        parts += ["Paired differences against conventional distillation (points; "
+                  "mean ± standard error over seeds):", "",
+                  difference_table(rows, paired), "", "Against labels only:", "",
+                  against_labels, ""]  # fmt: skip
     write_results("paper_protocol", "\n".join(parts), plot(results), quick=args.quick)
 
 

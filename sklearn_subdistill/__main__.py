@@ -45,7 +45,9 @@ def _parser():
         "--subclasses",
         type=int,
         default=5,
-        help="subclasses per class of the subclass teacher (default: 5)",
+        help="subclasses per class of the first teacher, whose subclasses are "
+        "matched to the digits (default: 5, the digits of each class); the "
+        "study's teachers keep the package defaults",
     )
     parser.add_argument(
         "--device", default="cpu", help="torch device: cpu, cuda, auto (default: cpu)"
@@ -105,7 +107,6 @@ def main(argv=None):
         digit,
         fractions=args.fractions,
         seeds=range(args.seeds),
-        n_subclasses=args.subclasses,
         teacher_params={"device": args.device, "max_epochs": 40},
         student_params={"device": args.device},
         progress=not args.no_progress,

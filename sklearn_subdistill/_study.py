@@ -34,6 +34,7 @@ from .teacher import SubclassTeacherClassifier
 METHODS = ("labels only", "conventional", "subclass", "paper loss", "embedding")
 #: Other teacher designs a study can add, by name: their teacher parameters.
 DESIGNS = {
+    "subclass, n_subclasses=5": {"n_subclasses": 5},
     "separate, contrastive": {"aux_loss": "contrastive"},
     "separate, contrastive within": {"aux_loss": "contrastive", "aux_scope": "within"},
     "detached, information": {"subclass_head": "detached"},
@@ -64,7 +65,7 @@ def _design_params(designs):
     return {name: DESIGNS[name] for name in designs}
 
 
-def fit_teachers(X, y, *, seed, n_subclasses=5, teacher_params=None, designs=()):
+def fit_teachers(X, y, *, seed, n_subclasses=None, teacher_params=None, designs=()):
     """The study's teachers, fitted on ``(X, y)``, by student method name.
 
     ``conventional`` is the 1-subclass twin of ``subclass`` (the package's
@@ -72,9 +73,11 @@ def fit_teachers(X, y, *, seed, n_subclasses=5, teacher_params=None, designs=())
     students use the paper's loss, ``subclass_weight=1``); ``embedding``
     splits the twin's classes by projections of its embeddings; ``designs``
     names entries of :data:`DESIGNS` to add, or maps names to teacher
-    parameters.
+    parameters. ``n_subclasses=None`` leaves each teacher its default.
     """
-    params = {"random_state": seed, "n_subclasses": n_subclasses}
+    params = {"random_state": seed}
+    if n_subclasses is not None:
+        params["n_subclasses"] = n_subclasses
     params.update(teacher_params or {})
     variants = {
         "conventional": {"n_subclasses": 1, "aux_weight": 0},
@@ -86,10 +89,9 @@ def fit_teachers(X, y, *, seed, n_subclasses=5, teacher_params=None, designs=())
         name: SubclassTeacherClassifier(**{**params, **variant}).fit(X, y)
         for name, variant in variants.items()
     }
+    embedding = {} if n_subclasses is None else {"n_subclasses": n_subclasses}
     teachers["embedding"] = EmbeddingSubclassTeacher(
-        FrozenEstimator(teachers["conventional"]),
-        n_subclasses=n_subclasses,
-        random_state=seed,
+        FrozenEstimator(teachers["conventional"]), random_state=seed, **embedding
     ).fit(X, y)
     return teachers
 
@@ -158,7 +160,7 @@ def paper_protocol_study(
     fractions=(0.05, 0.2),
     seeds=(0, 1, 2, 3, 4),
     metric="accuracy",
-    n_subclasses=5,
+    n_subclasses=None,
     teacher_params=None,
     student_params=None,
     student_steps=500,
@@ -269,6 +271,31 @@ def summary_table(rows, columns=None, digits=1):
             std = 100 * np.std([r[column] for r in group])
             cell = f"{means[column]:.{digits}f} ± {std:.{digits}f}"
             cells.append(f"**{cell}**" if column == best else cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def difference_table(rows, columns, against="conventional", digits=2):
+    """A Markdown table of paired differences ``column - against`` (in points):
+    mean ± standard error over seeds, one line per regime and fraction.
+
+    Every student of a seed shares its split and test rows, so the difference
+    within a seed removes the split's noise that the spread of
+    :func:`summary_table` includes.
+    """
+    header = ["regime", "labelled", *(f"{c} - {against}" for c in columns)]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|:---|---:|" + "|".join("---:" for _ in columns) + "|",
+    ]
+    keys = sorted({(r["regime"], r["fraction"]) for r in rows}, key=_order)
+    for regime, fraction in keys:
+        group = [r for r in rows if (r["regime"], r["fraction"]) == (regime, fraction)]
+        cells = [regime, f"{fraction:.0%}"]
+        for column in columns:
+            diff = 100 * np.array([r[column] - r[against] for r in group])
+            se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
+            cells.append(f"{diff.mean():+.{digits}f} ± {se:.{digits}f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

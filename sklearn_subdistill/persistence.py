@@ -139,7 +139,7 @@ def load(path, *, device=None, params=None):
     >>> path = os.path.join(tempfile.mkdtemp(), "teacher.pt")
     >>> save(model, path)
     >>> load(path, device="cpu").transform(X[:2]).shape
-    (2, 15)
+    (2, 30)
     """
     try:
         with warnings.catch_warnings():

@@ -189,8 +189,8 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     >>> teacher = SubclassTeacherClassifier(max_epochs=5, random_state=0)
     >>> student = SubclassDistilledStudent(teacher=teacher, hidden_layer_sizes=(16,),
     ...                                    max_epochs=5, random_state=0).fit(X, y)
-    >>> student.transform(X[:3]).shape  # the teacher's 2 x 5 subclasses
-    (3, 10)
+    >>> student.transform(X[:3]).shape  # the teacher's 2 x 10 subclasses
+    (3, 20)
     """
 
     _semi_supervised = True

@@ -33,8 +33,8 @@ def test_default_teacher_is_fitted_inside(digits2):
     student.fit(X_train[:300], y_train[:300])
     assert student.teacher is None
     assert isinstance(student.teacher_, SubclassTeacherClassifier)
-    assert student.teacher_.n_subclasses_ == 5 == student.n_subclasses_
-    assert student.transform(X_test).shape == (len(X_test), 10)
+    assert student.teacher_.n_subclasses_ == 10 == student.n_subclasses_
+    assert student.transform(X_test).shape == (len(X_test), 20)
     assert student.predict_proba(X_test).shape == (len(X_test), 2)
 
 
