@@ -149,6 +149,9 @@ def _teacher_row(teachers, X_test, y_test, hidden_test, metric):
         for name in set(teachers) - {"conventional"}:
             predicted = teachers[name].predict_subclass(X_test)
             row[f"recovery {name}"] = subclass_recovery_score(hidden_test, predicted)
+            row[f"purity {name}"] = subclass_recovery_score(
+                hidden_test, predicted, matching="many-to-one"
+            )
     return row
 
 
@@ -294,8 +297,10 @@ def difference_table(rows, columns, against="conventional", digits=2):
         cells = [regime, f"{fraction:.0%}"]
         for column in columns:
             diff = 100 * np.array([r[column] - r[against] for r in group])
-            se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
-            cells.append(f"{diff.mean():+.{digits}f} ± {se:.{digits}f}")
+            cell = f"{diff.mean():+.{digits}f}"
+            if len(diff) > 1:  # a standard error needs two seeds
+                cell += f" ± {diff.std(ddof=1) / np.sqrt(len(diff)):.{digits}f}"
+            cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

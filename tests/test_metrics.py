@@ -99,3 +99,40 @@ def test_accepts_lists_tuples_and_string_labels():
 def test_invalid_input_raises(y_hidden, y_subclass, match):
     with pytest.raises(ValueError, match=match):
         subclass_recovery_score(y_hidden, y_subclass)
+
+
+def test_many_to_one_does_not_penalise_split_hidden_classes():
+    # The halves of test_more_subclasses_than_hidden_classes are all right.
+    y_hidden = np.repeat([0, 1], 4)
+    y_subclass = np.repeat([0, 1, 2, 3], 2)
+    assert subclass_recovery_score(y_hidden, y_subclass, matching="many-to-one") == 1
+
+
+def test_many_to_one_is_the_purity_of_the_subclasses():
+    # Subclass 5 holds hidden 0, 0, 2 (2 right), subclass 7 holds 1, 1, 3
+    # (2 right): both may stand for any hidden class, unlike one-to-one.
+    y_hidden = np.array([0, 0, 1, 1, 2, 3])
+    y_subclass = np.array([5, 5, 7, 7, 5, 7])
+    score = subclass_recovery_score(y_hidden, y_subclass, matching="many-to-one")
+    assert score == pytest.approx(4 / 6)
+    # Two subclasses sharing one hidden class: one-to-one matches one of them.
+    y_hidden = np.array([0, 0, 0, 0, 1, 1])
+    y_subclass = np.array([0, 0, 1, 1, 2, 2])
+    assert subclass_recovery_score(y_hidden, y_subclass) == pytest.approx(4 / 6)
+    assert subclass_recovery_score(y_hidden, y_subclass, matching="many-to-one") == 1
+
+
+def test_many_to_one_is_at_least_one_to_one():
+    rng = np.random.RandomState(0)
+    for n_subclasses in (2, 5, 10, 20):
+        y_hidden = rng.randint(5, size=300)
+        y_subclass = rng.randint(n_subclasses, size=300)
+        one = subclass_recovery_score(y_hidden, y_subclass)
+        many = subclass_recovery_score(y_hidden, y_subclass, matching="many-to-one")
+        # one-to-one is one of the matchings that many-to-one maximises over
+        assert many >= one
+
+
+def test_unknown_matching_raises():
+    with pytest.raises(ValueError, match="matching must be 'one-to-one' or"):
+        subclass_recovery_score([0, 1], [0, 1], matching="greedy")

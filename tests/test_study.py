@@ -38,10 +38,12 @@ def test_rows_hold_every_student_teacher_and_baseline(data):
         ("transfer", 0.2),
     ]
     low, transfer = rows
+    assert low["purity subclass"] >= low["recovery subclass"]
     for key in ("labels only", "conventional", "subclass", "paper loss",
                 "embedding", "three", "subclass, subclass_weight=1",
                 "MLPClassifier", "HistGradientBoosting", "LogisticRegression",
-                "teacher subclass", "recovery subclass", "recovery three"):  # fmt: skip
+                "teacher subclass", "recovery subclass", "recovery three",
+                "purity subclass", "purity embedding"):  # fmt: skip
         assert 0 <= low[key] <= 1, key
     assert low["n_labelled"] == transfer["n_labelled"] == 28  # 20% of 140 rows
     # Labels-only students and the baselines never see the transfer rows.
@@ -86,6 +88,8 @@ def test_difference_table_pairs_each_seed():
     # differences of 3 and 4 points: mean 3.5, standard error 0.707 / sqrt(2)
     assert table.splitlines()[0] == "| regime | labelled | subclass - conventional |"
     assert table.splitlines()[2] == "| transfer | 5% | +3.50 ± 0.50 |"
+    one_seed = difference_table(_rows()[:1], ["subclass"])
+    assert one_seed.splitlines()[2] == "| transfer | 5% | +3.00 |"
 
 
 def test_summary_table_marks_the_best_student():
