@@ -264,9 +264,7 @@ def summary_table(rows, columns=None, digits=1):
         "| " + " | ".join(header) + " |",
         "|:---|---:|---:|" + "|".join("---:" for _ in columns) + "|",
     ]
-    keys = sorted({(r["regime"], r["fraction"]) for r in rows}, key=_order)
-    for regime, fraction in keys:
-        group = [r for r in rows if (r["regime"], r["fraction"]) == (regime, fraction)]
+    for regime, fraction, group in _lines(rows):
         means = {c: 100 * np.mean([r[c] for r in group]) for c in columns}
         best = max((c for c in columns if c not in BASELINES), key=means.get)
         cells = [regime, f"{fraction:.0%}", str(group[0]["n_labelled"])]
@@ -291,9 +289,7 @@ def difference_table(rows, columns, against="conventional", digits=2):
         "| " + " | ".join(header) + " |",
         "|:---|---:|" + "|".join("---:" for _ in columns) + "|",
     ]
-    keys = sorted({(r["regime"], r["fraction"]) for r in rows}, key=_order)
-    for regime, fraction in keys:
-        group = [r for r in rows if (r["regime"], r["fraction"]) == (regime, fraction)]
+    for regime, fraction, group in _lines(rows):
         cells = [regime, f"{fraction:.0%}"]
         for column in columns:
             diff = 100 * np.array([r[column] - r[against] for r in group])
@@ -305,6 +301,10 @@ def difference_table(rows, columns, against="conventional", digits=2):
     return "\n".join(lines)
 
 
-def _order(key):
-    regime, fraction = key
-    return REGIMES.index(regime), fraction
+def _lines(rows):
+    """``(regime, fraction, rows of every seed)`` of each line of a table, in
+    the order of :data:`REGIMES` then fraction."""
+    keys = {(r["regime"], r["fraction"]) for r in rows}
+    for regime, fraction in sorted(keys, key=lambda k: (REGIMES.index(k[0]), k[1])):
+        group = [r for r in rows if (r["regime"], r["fraction"]) == (regime, fraction)]
+        yield regime, fraction, group

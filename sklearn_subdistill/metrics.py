@@ -20,7 +20,7 @@ def _check_labels(labels, name):
 
 
 def subclass_recovery_score(y_hidden, y_subclass, *, matching="one-to-one"):
-    r"""Accuracy of the best one-to-one matching of subclasses to hidden classes.
+    r"""Accuracy of the best matching of subclasses to hidden classes.
 
     A teacher that invents subclasses numbers them arbitrarily, so its subclass
     ``3`` may correspond to the true hidden class ``"dog"``. This score finds the
