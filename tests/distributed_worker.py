@@ -26,12 +26,15 @@ from sklearn_subdistill.losses import (
 )
 
 #: Shared by every scenario: small, fast and without dropout (dropout masks
-#: are drawn per process, so they differ from one process's).
+#: are drawn per process, so they differ from one process's). Float64, so
+#: that 2 processes and 1 agree to rounding in float64; the scenarios whose
+#: names end in ``_fp32`` or ``_bf16`` train in those precisions instead.
 SMALL = dict(
     hidden_layer_sizes=(16,),
     lr=1e-2,
     device="cpu",
     random_state=0,
+    precision="fp64",
     # 240 rows in global batches of 33 (7 x 33 + 9): each splits unevenly in
     # two, 17 + 16 rows and 5 + 4 for the last.
     batch_size=33,
@@ -64,9 +67,11 @@ class Batches:
             yield self.X[start : start + self.size], self.y[start : start + self.size]
 
 
-def _teacher(X, y):
+def _teacher(X, y, precision="fp64"):
     # The defaults: a separate subclass network, the information loss.
-    return SubclassTeacherClassifier(n_subclasses=2, max_epochs=3, **SMALL).fit(X, y)
+    return SubclassTeacherClassifier(
+        n_subclasses=2, max_epochs=3, **{**SMALL, "precision": precision}
+    ).fit(X, y)
 
 
 def _teacher_shared_early_stopping(X, y):
@@ -88,10 +93,11 @@ def _teacher_stream(X, y):
     )
 
 
-def _student(X, y):
+def _student(X, y, precision="fp64"):
     # The student fits its own teacher first, data-parallel as well.
-    teacher = SubclassTeacherClassifier(n_subclasses=2, max_epochs=2, **SMALL)
-    return SubclassDistilledStudent(teacher=teacher, max_epochs=3, **SMALL).fit(X, y)
+    small = {**SMALL, "precision": precision}
+    teacher = SubclassTeacherClassifier(n_subclasses=2, max_epochs=2, **small)
+    return SubclassDistilledStudent(teacher=teacher, max_epochs=3, **small).fit(X, y)
 
 
 def _teacher_separate_within_weighted(X, y):
@@ -172,19 +178,25 @@ def _student_partial_fit(X, y):
     return student.partial_fit(X[140:], y[140:])
 
 
+def _teacher_fp32(X, y):
+    # float32, the default precision. Compared with one process loosely.
+    return _teacher(X, y, precision="fp32")
+
+
+def _student_fp32(X, y):
+    return _student(X, y, precision="fp32")
+
+
 def _teacher_bf16(X, y):
-    # Autocast on the CPU. Compared with one process loosely (see LOOSE).
-    return SubclassTeacherClassifier(
-        n_subclasses=2, precision="bf16", max_epochs=3, **SMALL
-    ).fit(X, y)
+    # Autocast on the CPU. Compared with one process more loosely still.
+    return _teacher(X, y, precision="bf16")
 
 
-def _student_fp64_weighted(X, y):
-    # float64 logits, teacher logits and weights through the gathers.
-    fp64 = dict(SMALL, precision="fp64")
-    teacher = SubclassTeacherClassifier(n_subclasses=2, max_epochs=2, **fp64)
+def _student_fractional_weights(X, y):
+    # Weights that are not whole numbers through the gathers.
+    teacher = SubclassTeacherClassifier(n_subclasses=2, max_epochs=2, **SMALL)
     weight = np.arange(len(y)) % 3 + 0.5
-    return SubclassDistilledStudent(teacher=teacher, max_epochs=2, **fp64).fit(
+    return SubclassDistilledStudent(teacher=teacher, max_epochs=2, **SMALL).fit(
         X, y, sample_weight=weight
     )
 
@@ -202,8 +214,10 @@ SCENARIOS = {
     "teacher_warm_start": _teacher_warm_start,
     "teacher_partial_fit": _teacher_partial_fit,
     "student_partial_fit": _student_partial_fit,
+    "student_fractional_weights": _student_fractional_weights,
+    "teacher_fp32": _teacher_fp32,
+    "student_fp32": _student_fp32,
     "teacher_bf16": _teacher_bf16,
-    "student_fp64_weighted": _student_fp64_weighted,
 }
 
 
