@@ -3,12 +3,15 @@
 ``make_clickthrough`` gives binary click data (5% positives) whose clicks
 depend on hidden user segments. For each seed (a stratified train/test split)
 two teachers are fitted once on the training rows: a subclass teacher
-(``--subclasses``, default 5, subclasses per class) and a conventional one (1 subclass,
+(``--subclasses`` subclasses per class) and a conventional one (1 subclass,
 ``aux_weight=0``), both with early stopping on a validation split of the
-training rows. Three students with the same small network are then trained on
-the same training rows (labels only, conventional and subclass distillation),
-and a skorch callback records their test log-loss and ROC AUC after every
-epoch.
+training rows. Every option of the teachers and students defaults to the
+package's default (read from the estimators' ``get_params()``); the output
+files are named ``clickthrough`` plus a suffix for each option that differs
+from it, e.g. ``clickthrough_T4_s5.md``. Three students with the same small
+network are then trained on the same training rows (labels only,
+conventional and subclass distillation), and a skorch callback records their
+test log-loss and ROC AUC after every epoch.
 
 ``--class-weight balanced`` fits every teacher and student with
 ``class_weight="balanced"``; ``benchmarks/clickthrough_class_weight.py``
@@ -57,6 +60,10 @@ from sklearn_subdistill.metrics import subclass_recovery_score  # noqa: E402
 
 METHODS = ("labels only", "conventional", "subclass")
 STUDENT = {"hidden_layer_sizes": (32,)}
+#: The package's defaults, which the options default to and the output names
+#: are measured against.
+TEACHER_DEFAULTS = SubclassTeacherClassifier().get_params()
+STUDENT_DEFAULTS = SubclassDistilledStudent().get_params()
 
 
 class TestMetrics(Callback):
@@ -273,55 +280,54 @@ def build_parser(description=__doc__):
     parser.add_argument(
         "--temperature",
         type=float,
-        default=4.0,
-        help="distillation temperature of the students (default: 4, the "
-        "estimator's default; other values write clickthrough_T<t>.*)",
+        default=STUDENT_DEFAULTS["temperature"],
+        help="distillation temperature of the students (default: %(default)g, "
+        "the estimator's; other values write clickthrough_T<t>.*)",
     )
     parser.add_argument(
         "--aux-weight",
         type=float,
-        default=1.0,
-        help="aux_weight of the subclass teacher (default: 1, the estimator's "
-        "default; other values write clickthrough_aux<w>.*)",
+        default=TEACHER_DEFAULTS["aux_weight"],
+        help="aux_weight of the subclass teacher (default: %(default)g, the "
+        "estimator's; other values write clickthrough_..._aux<w>.*)",
     )
     parser.add_argument(
         "--subclass-head",
-        default="shared",
+        default=TEACHER_DEFAULTS["subclass_head"],
         choices=["shared", "detached", "separate"],
-        help="the subclass teacher's subclass_head (default: shared, the paper's "
-        "network, with which clickthrough.md was made; others write "
+        help="the subclass teacher's subclass_head (default: %(default)s, the "
+        "estimator's; shared is the paper's network; others write "
         "clickthrough_..._<head>.*)",
     )
     parser.add_argument(
         "--aux-scope",
-        default="all",
+        default=TEACHER_DEFAULTS["aux_scope"],
         choices=["all", "within"],
-        help="the subclass teacher's aux_scope (default: all; within writes "
-        "clickthrough_..._within.*)",
+        help="the subclass teacher's aux_scope (default: %(default)s, the "
+        "estimator's; the other writes clickthrough_..._<scope>.*)",
     )
     parser.add_argument(
         "--aux-loss",
-        default="contrastive",
+        default=TEACHER_DEFAULTS["aux_loss"],
         choices=["contrastive", "information"],
-        help="the subclass teacher's aux_loss (default: contrastive, the paper's; "
-        "information writes clickthrough_..._information.*)",
+        help="the subclass teacher's aux_loss (default: %(default)s, the "
+        "estimator's; contrastive is the paper's; the other writes "
+        "clickthrough_..._<loss>.*)",
     )
     parser.add_argument(
         "--subclass-weight",
         type=float,
-        default=0.3,
-        help="the students' subclass_weight (default: 0.3, the estimator's; "
-        "files made before it existed used 1, the paper's loss: pass "
-        "--subclass-weight 1 to reproduce them; other values write "
+        default=STUDENT_DEFAULTS["subclass_weight"],
+        help="the students' subclass_weight (default: %(default)g, the "
+        "estimator's; 1 is the paper's loss; other values write "
         "clickthrough_..._sw<w>.*)",
     )
     parser.add_argument(
         "--subclasses",
         type=int,
-        default=5,
-        help="the subclass teacher's n_subclasses (default: 5, with which the "
-        "files before the estimator's default became 10 were made; others "
-        "write clickthrough_..._s<k>.*)",
+        default=TEACHER_DEFAULTS["n_subclasses"],
+        help="the subclass teacher's n_subclasses (default: %(default)s, the "
+        "estimator's; others write clickthrough_..._s<k>.*)",
     )
     parser.add_argument(
         "--interactions",
@@ -371,12 +377,16 @@ def describe(args, y, runs):
     }
     recovery = {w: mean_std([r["recovery"] for r in rs]) for w, rs in runs.items()}
     used = {w: [r["subclasses used"] for r in rs] for w, rs in runs.items()}
+    teacher = TEACHER_DEFAULTS  # what the script leaves at the package's defaults
     return f"""
 `make_clickthrough(n_samples={args.n_samples}, positive_rate=0.05,
 interactions={args.interactions:g}, random_state=0)` (positive rate in the
 data: {y.mean():.4f}); each seed is a stratified 70/30 train/test split.
 Teachers: default `MLP(256, 256)`, subclass teacher with
-`n_subclasses={args.subclasses}`, `aux_weight={args.aux_weight:g}`, `aux_temperature=1`,
+`n_subclasses={args.subclasses}`, `aux_weight={args.aux_weight:g}`,
+`aux_temperature={teacher["aux_temperature"]:g}`,
+`aux_entropy_weight={teacher["aux_entropy_weight"]:g}`,
+`subclass_temperature={teacher["subclass_temperature"]:g}`,
 `subclass_head="{args.subclass_head}"`, `aux_loss="{args.aux_loss}"`,
 `aux_scope="{args.aux_scope}"`,
 conventional teacher with `n_subclasses=1, aux_weight=0`; both trained on the
@@ -388,8 +398,9 @@ Students: `MLP(32)`, batch 256, lr 1e-3, `temperature={args.temperature:g}`,
 epochs; test metrics recorded after every epoch by a skorch callback.
 `class_weight` of every teacher and student: {list(runs)}. Mean ±
 std over {args.seeds} seeds. The subclass teacher's
-recovery of the 8 hidden segments on the test rows (10 subclasses, one-to-one
-matching): {recovery}; subclasses it uses on the test rows: {used}.
+recovery of the 8 hidden segments on the test rows ({2 * args.subclasses}
+subclasses, 2 classes of {args.subclasses}; one-to-one matching): {recovery};
+subclasses it uses on the test rows: {used}.
 """
 
 
@@ -411,25 +422,23 @@ def learning_curves(args, y, results, timer, class_weight):
 
 
 def result_name(args):
-    """Non-default settings (a sensitivity check) get their own files."""
-    name = "clickthrough"
-    if args.temperature != 4.0:
-        name += f"_T{args.temperature:g}"
-    if args.aux_weight != 1.0:
-        name += f"_aux{args.aux_weight:g}"
-    if args.subclass_head != "shared":
-        name += f"_{args.subclass_head}"
-    if args.aux_scope != "all":
-        name += f"_{args.aux_scope}"
-    if args.aux_loss != "contrastive":
-        name += f"_{args.aux_loss}"
-    if args.interactions:
-        name += f"_int{args.interactions:g}"
-    if args.subclass_weight != 0.3:
-        name += f"_sw{args.subclass_weight:g}"
-    if args.subclasses != 5:
-        name += f"_s{args.subclasses}"
-    return name
+    """``clickthrough``, with a suffix for each setting that differs from the
+    package's defaults (or from the data's: no interactions)."""
+    teacher, student = TEACHER_DEFAULTS, STUDENT_DEFAULTS
+    suffixes = (
+        (args.temperature != student["temperature"], f"_T{args.temperature:g}"),
+        (args.aux_weight != teacher["aux_weight"], f"_aux{args.aux_weight:g}"),
+        (args.subclass_head != teacher["subclass_head"], f"_{args.subclass_head}"),
+        (args.aux_scope != teacher["aux_scope"], f"_{args.aux_scope}"),
+        (args.aux_loss != teacher["aux_loss"], f"_{args.aux_loss}"),
+        (args.interactions != 0, f"_int{args.interactions:g}"),
+        (
+            args.subclass_weight != student["subclass_weight"],
+            f"_sw{args.subclass_weight:g}",
+        ),
+        (args.subclasses != teacher["n_subclasses"], f"_s{args.subclasses}"),
+    )
+    return "clickthrough" + "".join(suffix for differs, suffix in suffixes if differs)
 
 
 def load_data(args):

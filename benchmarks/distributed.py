@@ -149,17 +149,21 @@ def main(argv=None):
                 )
     base = statistics.median(r[2] for r in rows if r[0] == rows[0][0])
     first = rows[0][3]
+    from sklearn_subdistill import SubclassTeacherClassifier
+
+    defaults = SubclassTeacherClassifier().get_params()
     lines = [
         "# Data-parallel training: one teacher epoch with N processes",
         "",
-        f"Command: `{command_line()}`",
-        "",
-        f"Machine: {args.machine}; device {first['device']}; "
+        f"- Command: `{command_line()}`",
+        f"- Machine: {args.machine}; device {first['device']}; "
         f"torch {first['torch']}, backend {first['backend']}, "
         f"{args.threads} torch thread(s) per process.",
         "",
-        f"Teacher: MLP{tuple(args.hidden)}, n_subclasses=4, default "
-        f"subclass_head, auxiliary loss on; {args.rows:,} x {args.features} "
+        f"Teacher: MLP{tuple(args.hidden)}, n_subclasses=4, the default "
+        f"subclass_head={defaults['subclass_head']!r} and "
+        f"aux_loss={defaults['aux_loss']!r} (aux_scope={defaults['aux_scope']!r}), "
+        f"auxiliary loss on; {args.rows:,} x {args.features} "
         f"float32 rows, global batch_size={args.batch_size}, {args.epochs} "
         "epochs; the median epoch after the first (skorch's `dur`).",
         "",
