@@ -36,6 +36,8 @@ FITTED_ATTRIBUTES = (
     "net_",
     "history_",
     "n_iter_",
+    "subclass_weight_",  # a student's
+    "subclass_weight_scores_",  # a student's
 )
 
 
@@ -134,7 +136,9 @@ class SubclassNetworkMixin(
             # Another shuffle than the previous fits', still reproducible.
             seed = (seed + len(self.net_.history)) % np.iinfo(np.int32).max
         else:
-            classes, n_subclasses = self._fit_classes(data, classes)
+            classes, n_subclasses = self._fit_classes(
+                data, classes, incremental=incremental
+            )
         config = self._network_config(config, len(classes), n_subclasses)
         device = str(self.net_.device) if continuing else config.device
         # Before any network is built: the targets check the input further.

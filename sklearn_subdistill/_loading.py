@@ -221,6 +221,25 @@ class Loader:
         )
         return state
 
+    def _decode_subclass_weight(self, fitted, prefix):
+        weight = fitted.get("subclass_weight")  # a student's; None for a teacher
+        expect(weight is None or isinstance(weight, float), "subclass_weight_")
+        return weight
+
+    def _decode_subclass_weight_scores(self, fitted, prefix):
+        scores = fitted.get("subclass_weight_scores")
+        if scores is None:
+            return None
+        expect(
+            isinstance(scores, list)
+            and all(
+                isinstance(pair, list) and len(pair) == 2 and is_raw_plain(pair)
+                for pair in scores
+            ),
+            "subclass_weight_scores_",
+        )
+        return {float(weight): float(loss) for weight, loss in scores}
+
     def _decode_teacher(self, fitted, prefix):
         teacher = fitted.get("teacher")
         if teacher is None or teacher == {"__param__": "teacher"}:

@@ -326,6 +326,14 @@ def _encode_feature_names(estimator):
     return {"feature_names_in": None if names is None else [str(n) for n in names]}
 
 
+def _encode_weight_scores(estimator):
+    scores = getattr(estimator, "subclass_weight_scores_", None)
+    if scores is None:  # a teacher
+        return {"subclass_weight_scores": None}
+    pairs = [[float(w), float(loss)] for w, loss in scores.items()]
+    return {"subclass_weight_scores": pairs}
+
+
 #: How each fitted attribute is written: attribute name -> record entries.
 _ENCODERS = {
     "classes_": _encode_classes,
@@ -336,6 +344,10 @@ _ENCODERS = {
     "net_": _encode_weights,
     "history_": _encode_history,
     "n_iter_": lambda e: {"n_iter": int(e.n_iter_)},
+    "subclass_weight_": lambda e: {
+        "subclass_weight": getattr(e, "subclass_weight_", None)
+    },
+    "subclass_weight_scores_": _encode_weight_scores,
 }
 assert set(_ENCODERS) == set(FITTED_ATTRIBUTES), "every fitted attribute is saved"
 

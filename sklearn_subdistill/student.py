@@ -8,13 +8,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import gen_batches
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from . import _data
 from ._base import SubclassNetworkMixin
 from ._data import ArrayData
 from ._params import NETWORK_CONSTRAINTS
+from ._selection import AUTO_FALLBACK_WEIGHT, select_subclass_weight
 from ._streaming import STREAM_NAME
 from ._training import interrupts_stop
 from .modules import SubclassDistillationLoss
@@ -199,7 +200,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         **NETWORK_CONSTRAINTS,
         "teacher": [None, HasMethods(["fit", "predict_proba"])],
         "temperature": [Interval(Real, 0, None, closed="neither")],
-        "subclass_weight": [Interval(Real, 0, None, closed="left")],
+        "subclass_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "alpha": [Interval(Real, 0, 1, closed="both")],
     }
 
@@ -317,10 +318,16 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
             n_classes=n_classes,
             alpha=self.alpha,
             temperature=self.temperature,
-            subclass_weight=self.subclass_weight,
+            subclass_weight=self._subclass_weight(),
         )
 
-    def _fit_classes(self, data, classes):
+    def _subclass_weight(self):
+        """The weight of the teacher's split: the parameter, or the one chosen."""
+        if self.subclass_weight == "auto":
+            return self.subclass_weight_
+        return float(self.subclass_weight)
+
+    def _fit_classes(self, data, classes, incremental=False):
         self.teacher_ = self._fitted_teacher(data)
         teacher_classes, n_subclasses = self._check_teacher(self.teacher_)
         if classes is not None and not np.array_equal(
@@ -331,6 +338,17 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
                 f"classes {teacher_classes.tolist()!r}; the student takes its classes "
                 "from the teacher. Fit the teacher on data of every class and pass it "
                 "in a FrozenEstimator."
+            )
+        self.subclass_weight_scores_ = {}
+        if self.subclass_weight != "auto":
+            self.subclass_weight_ = float(self.subclass_weight)
+        elif n_subclasses == 1:
+            self.subclass_weight_ = 0.0  # no split to weigh
+        elif incremental:  # one epoch on one chunk: nothing to choose on
+            self.subclass_weight_ = AUTO_FALLBACK_WEIGHT
+        else:
+            self.subclass_weight_, self.subclass_weight_scores_ = (
+                select_subclass_weight(self, data, self.teacher_, teacher_classes)
             )
         return teacher_classes, n_subclasses
 

@@ -372,7 +372,7 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
             )
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
-    def _fit_classes(self, data, classes):
+    def _fit_classes(self, data, classes, incremental=False):
         if classes is None:
             classes = data.labelled_classes
         else:

@@ -1,10 +1,11 @@
 """The paper-protocol study: students of a teacher that knows more than they do.
 
-Shared by ``python -m sklearn_subdistill`` and ``benchmarks/paper_protocol.py``.
-For each seed the data are split into train and test (stratified) and scaled;
-the teachers are fitted on *all* training rows (as in the paper and its demo);
-students of the same small network then learn from a labelled fraction of the
-training rows, either alone ("low data") or with the other training rows
+Behind ``benchmarks/paper_protocol.py`` (not part of the package). For each
+seed the rows are split into train and test (stratified, or by group where
+rows of one group must stay together) and standardised on the training rows;
+the teachers are fitted on *all* training rows (as in the paper and its
+demo); students of one small network then learn from a labelled fraction of
+the training rows, either alone ("low data") or with the other training rows
 unlabelled, ``y=-1`` ("transfer"). Beside them, what a user would pick
 instead, on the same labelled rows: scikit-learn's ``MLPClassifier`` of the
 student's size trained to convergence, ``HistGradientBoostingClassifier`` and
@@ -20,25 +21,39 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
-from tqdm.auto import tqdm
 
-from .embedding import EmbeddingSubclassTeacher
-from .metrics import subclass_recovery_score
-from .student import SubclassDistilledStudent
-from .teacher import SubclassTeacherClassifier
+from sklearn_subdistill import (
+    EmbeddingSubclassTeacher,
+    SubclassDistilledStudent,
+    SubclassTeacherClassifier,
+)
+from sklearn_subdistill.metrics import subclass_recovery_score
 
-#: Students, in table order: what each learns from.
-METHODS = ("labels only", "conventional", "subclass", "paper loss", "embedding")
-#: Other teacher designs a study can add, by name: their teacher parameters.
-DESIGNS = {
+#: The teachers, by name: their parameters (on top of the package defaults).
+TEACHERS = {
+    "conventional": {"n_subclasses": 1, "aux_weight": 0},  # the 1-subclass twin
+    "subclass": {},  # the package's defaults
+    "paper": {"subclass_head": "shared", "aux_loss": "contrastive"},
+}
+#: Teachers fitted only to measure how their subclasses recover hidden labels
+#: (at the number of hidden groups per class of the image sets).
+RECOVERY_TEACHERS = {
     "subclass, n_subclasses=5": {"n_subclasses": 5},
-    "separate, contrastive": {"aux_loss": "contrastive"},
-    "separate, contrastive within": {"aux_loss": "contrastive", "aux_scope": "within"},
-    "detached, information": {"subclass_head": "detached"},
-    "detached, contrastive": {"subclass_head": "detached", "aux_loss": "contrastive"},
+    "paper, n_subclasses=5": {**TEACHERS["paper"], "n_subclasses": 5},
+}
+#: Students, in table order: (teacher, student parameters on top of the
+#: package defaults). The paper's method is its teacher with its student
+#: loss: the whole subclass distribution (``subclass_weight=1``) at ``T=4``.
+STUDENTS = {
+    "labels only": ("conventional", {"alpha": 0.0}),
+    "conventional": ("conventional", {}),
+    "subclass": ("subclass", {}),
+    "subclass, split always": ("subclass", {"subclass_weight": 1.0}),
+    "paper's method": ("paper", {"subclass_weight": 1.0, "temperature": 4.0}),
+    "embedding": ("embedding", {}),
 }
 #: What a user would train instead on the labelled rows.
 BASELINES = ("MLPClassifier", "HistGradientBoosting", "LogisticRegression")
@@ -57,41 +72,20 @@ def score(y_true, proba, metric):
     return accuracy_score(y_true, proba.argmax(axis=1))
 
 
-def _design_params(designs):
-    """Teacher parameters by design name: ``designs`` is a mapping of names to
-    parameters, or names of :data:`DESIGNS`."""
-    if isinstance(designs, dict):
-        return dict(designs)
-    return {name: DESIGNS[name] for name in designs}
+def fit_teachers(X, y, *, seed, teacher_params=None, recovery=False):
+    """The study's teachers, fitted on ``(X, y)``, by name.
 
-
-def fit_teachers(X, y, *, seed, n_subclasses=None, teacher_params=None, designs=()):
-    """The study's teachers, fitted on ``(X, y)``, by student method name.
-
-    ``conventional`` is the 1-subclass twin of ``subclass`` (the package's
-    defaults); ``paper loss`` is the paper's single-head network (its
-    students use the paper's loss, ``subclass_weight=1``); ``embedding``
-    splits the twin's classes by projections of its embeddings; ``designs``
-    names entries of :data:`DESIGNS` to add, or maps names to teacher
-    parameters. ``n_subclasses=None`` leaves each teacher its default.
+    ``embedding`` splits the 1-subclass twin's classes by projections of its
+    embeddings (``EmbeddingSubclassTeacher``, its own default count).
     """
-    params = {"random_state": seed}
-    if n_subclasses is not None:
-        params["n_subclasses"] = n_subclasses
-    params.update(teacher_params or {})
-    variants = {
-        "conventional": {"n_subclasses": 1, "aux_weight": 0},
-        "subclass": {},
-        "paper loss": {"subclass_head": "shared", "aux_loss": "contrastive"},
-        **_design_params(designs),
-    }
+    params = {"random_state": seed, **(teacher_params or {})}
+    variants = {**TEACHERS, **(RECOVERY_TEACHERS if recovery else {})}
     teachers = {
         name: SubclassTeacherClassifier(**{**params, **variant}).fit(X, y)
         for name, variant in variants.items()
     }
-    embedding = {} if n_subclasses is None else {"n_subclasses": n_subclasses}
     teachers["embedding"] = EmbeddingSubclassTeacher(
-        FrozenEstimator(teachers["conventional"]), random_state=seed, **embedding
+        FrozenEstimator(teachers["conventional"]), random_state=seed
     ).fit(X, y)
     return teachers
 
@@ -108,22 +102,12 @@ def _baselines(X, y, X_test, y_test, *, seed, hidden, metric):
     }
 
 
-#: Students that differ from a method's by their own parameters: the default
-#: teacher distilled with the paper's student loss (the whole split, weight 1).
-STUDENT_VARIANTS = {
-    "subclass, subclass_weight=1": ("subclass", {"subclass_weight": 1.0})
-}
-
-
 def _students(teachers, X, y, X_test, y_test, *, seed, params, steps, metric):
-    """Scores of one student per method on ``(X, y)`` (``-1``: unlabelled)."""
+    """Scores of one student per method on ``(X, y)`` (``-1``: unlabelled),
+    and the split weight the default student chose."""
     labelled = y != -1
-    plans = {"labels only": ("conventional", {"alpha": 0.0})}
-    plans.update({method: (method, {}) for method in teachers})
-    plans["paper loss"] = ("paper loss", {"subclass_weight": 1.0})  # its loss too
-    plans.update(STUDENT_VARIANTS)
     out = {}
-    for method, (source, own) in plans.items():
+    for method, (source, own) in STUDENTS.items():
         kwargs = {"random_state": seed, **params, **own}
         rows_X, rows_y = (
             (X[labelled], y[labelled]) if method == "labels only" else (X, y)
@@ -136,6 +120,8 @@ def _students(teachers, X, y, X_test, y_test, *, seed, params, steps, metric):
         )
         student.fit(rows_X, rows_y)
         out[method] = score(y_test, student.predict_proba(X_test), metric)
+        if method == "subclass":
+            out["subclass weight chosen"] = student.subclass_weight_
     return out
 
 
@@ -159,66 +145,71 @@ def paper_protocol_study(
     X,
     y,
     y_hidden=None,
+    groups=None,
     *,
     fractions=(0.05, 0.2),
     seeds=(0, 1, 2, 3, 4),
     metric="accuracy",
-    n_subclasses=None,
     teacher_params=None,
     student_params=None,
     student_steps=500,
     test_size=0.3,
-    designs=(),
-    progress=True,
     n_jobs=None,
 ):
     """Run the study; one row per (seed, fraction, regime).
 
-    Each row holds the test score of every student method and baseline, the
-    teachers' scores and, when ``y_hidden`` is given, the recovery of the
-    hidden labels by each teacher's subclasses. Students get about
-    ``student_steps`` optimiser steps whatever their number of rows. Seeds
-    run in ``n_jobs`` processes (joblib; ``None``: one after the other); the
-    rows are the same either way.
+    Each row holds the test score of every student and baseline, the split
+    weight the default student chose, the teachers' scores and, when
+    ``y_hidden`` is given, the recovery of the hidden labels by each
+    teacher's subclasses (with teachers at 5 subclasses per class as well).
+    Rows of one ``groups`` value stay on one side of the train/test split.
+    Students get about ``student_steps`` optimiser steps whatever their
+    number of rows. Seeds run in ``n_jobs`` processes (joblib; ``None``: one
+    after the other); the rows are the same either way.
     """
     settings = dict(
-        fractions=fractions, metric=metric, n_subclasses=n_subclasses,
+        fractions=fractions, metric=metric,
         teacher_params={"device": "cpu", **(teacher_params or {})},
         student_params={
             "device": "cpu", "hidden_layer_sizes": (32,), **(student_params or {})
         },
-        student_steps=student_steps, test_size=test_size, designs=designs,
+        student_steps=student_steps, test_size=test_size,
     )  # fmt: skip
-    if n_jobs in (None, 1):
-        seeds = tqdm(seeds, disable=not progress, desc="paper-protocol study")
-        per_seed = [_one_seed(X, y, y_hidden, seed, **settings) for seed in seeds]
-    else:
-        per_seed = Parallel(n_jobs=n_jobs)(
-            delayed(_one_seed)(X, y, y_hidden, seed, **settings) for seed in seeds
-        )
+    per_seed = Parallel(n_jobs=n_jobs)(
+        delayed(_one_seed)(X, y, y_hidden, groups, seed, **settings) for seed in seeds
+    )
     return [row for rows in per_seed for row in rows]
 
 
+def _split(X, y, y_hidden, groups, seed, test_size):
+    """Train and test indices: stratified, or by group."""
+    if groups is not None:
+        splitter = GroupShuffleSplit(1, test_size=test_size, random_state=seed)
+        return next(splitter.split(X, y, groups))
+    return train_test_split(
+        np.arange(len(y)), test_size=test_size, random_state=seed, stratify=y
+    )
+
+
 def _one_seed(
-    X, y, y_hidden, seed, *, fractions, metric, n_subclasses, teacher_params,
-    student_params, student_steps, test_size, designs,
+    X, y, y_hidden, groups, seed, *, fractions, metric, teacher_params,
+    student_params, student_steps, test_size,
 ):  # fmt: skip
     """The study's rows of one seed: split, scale, teachers, then students."""
     start = time.perf_counter()
-    parts = train_test_split(
-        X, y, *([] if y_hidden is None else [y_hidden]),
-        test_size=test_size, random_state=seed, stratify=y,
-    )  # fmt: skip
-    X_train, X_test, y_train, y_test = parts[:4]
-    hidden_test = parts[5] if y_hidden is not None else None
-    scaler = StandardScaler().fit(X_train)
-    X_train = scaler.transform(X_train).astype(np.float32)
-    X_test = scaler.transform(X_test).astype(np.float32)
+    train, test = _split(X, y, y_hidden, groups, seed, test_size)
+    scaler = StandardScaler().fit(X[train])
+    X_train = scaler.transform(X[train]).astype(np.float32)
+    X_test = scaler.transform(X[test]).astype(np.float32)
+    y_train, y_test = y[train], y[test]
+    hidden_test = None if y_hidden is None else y_hidden[test]
     teachers = fit_teachers(
-        X_train, y_train, seed=seed, n_subclasses=n_subclasses,
-        teacher_params=teacher_params, designs=designs,
+        X_train, y_train, seed=seed, teacher_params=teacher_params,
+        recovery=y_hidden is not None,
     )  # fmt: skip
     common = _teacher_row(teachers, X_test, y_test, hidden_test, metric)
+    for name in RECOVERY_TEACHERS:
+        teachers.pop(name, None)  # no students of these
     rows = []
     for fraction in fractions:
         labelled, _ = train_test_split(
@@ -237,6 +228,7 @@ def _one_seed(
                 X_regime, y_regime = X_train[labelled], y_train[labelled]
             row = {"seed": seed, "fraction": fraction, "regime": regime}
             row["n_labelled"] = len(labelled)
+            row["n_train"] = len(y_train)
             row.update(common)
             row.update(baselines)
             row.update(
@@ -255,10 +247,7 @@ def summary_table(rows, columns=None, digits=1):
     """A Markdown table of mean ± std over seeds (in %), one line per regime and
     fraction; the best student of each line in bold."""
     if columns is None:
-        order = ("labels only", "conventional", "subclass", *STUDENT_VARIANTS,
-                 *DESIGNS, "paper loss",
-                 "embedding", *BASELINES)  # fmt: skip
-        columns = [c for c in order if c in rows[0]]
+        columns = [c for c in (*STUDENTS, *BASELINES) if c in rows[0]]
     header = ["regime", "labelled", "n", *columns]
     lines = [
         "| " + " | ".join(header) + " |",
