@@ -18,6 +18,7 @@ from skorch.history import History
 from . import _data
 from ._data import read_training_data
 from ._distributed import agree_on_seed
+from ._net import uncompiled
 from ._params import RoutedParamsMixin, resolve_network_params, usable_device
 from ._prediction import SubclassPredictionMixin
 from ._streaming import (
@@ -62,7 +63,10 @@ class SubclassNetworkMixin(
     - ``_extra_targets(X)`` (or None): targets besides the class index, a
       tuple of arrays with one row per row of ``X`` (the student's teacher
       logits);
-    - ``_make_criterion(n_classes)``: the training loss;
+    - ``_make_criterion(n_classes, n_subclasses)``: the training loss;
+    - ``_check_continuable()``: raise if the parameters now describe another
+      network than the fitted one (before ``warm_start`` or ``partial_fit``
+      goes on training it);
     - ``_network_config(config, n_classes, n_subclasses)``: the network, if
       it is not the configured module itself (the teacher's subclass head).
     """
@@ -97,6 +101,9 @@ class SubclassNetworkMixin(
         """The configuration the net is built from, once the classes are known."""
         return config
 
+    def _check_continuable(self):
+        """Nothing here; the teacher checks its ``n_subclasses``."""
+
     # -- training -------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
@@ -111,7 +118,9 @@ class SubclassNetworkMixin(
         if incremental:
             self._check_partial_fit_input(X)
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
-        if not continuing:
+        if continuing:
+            self._check_continuable()
+        else:
             # A fit that fails from here on leaves the estimator unfitted, not
             # holding the previous fit's network beside the new fit's classes.
             # (validate_data manages the attributes that describe X's columns.)
@@ -145,7 +154,7 @@ class SubclassNetworkMixin(
             self.class_weight,
             float_dtype=self._float_dtype(),
         )
-        criterion = self._make_criterion(len(classes))
+        criterion = self._make_criterion(len(classes), n_subclasses)
         net = make_net(
             self,
             config,
@@ -227,12 +236,12 @@ class SubclassNetworkMixin(
             config,
             n_features=self.n_features_in_,
             n_outputs=n_classes * self.n_subclasses_,
-            criterion=self._make_criterion(n_classes),
+            criterion=self._make_criterion(n_classes, self.n_subclasses_),
         )
         # Building the network draws initial weights; keep the caller's RNG.
         with torch.random.fork_rng(devices=[]):
             net.initialize()
-        module = getattr(net.module_, "_orig_mod", net.module_)
+        module = uncompiled(net.module_)
         try:
             module.load_state_dict(state_dict)
         except RuntimeError as exc:

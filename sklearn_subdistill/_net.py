@@ -25,7 +25,16 @@ from torch.utils.data import DataLoader
 from ._datasets import ArrayDataset, BatchStream, RowDataset
 from ._distributed import shard
 
-__all__ = ["BatchIterator", "IndexSplit", "SubclassNet"]
+__all__ = ["BatchIterator", "IndexSplit", "SubclassNet", "uncompiled"]
+
+
+def uncompiled(module):
+    """``module`` itself, not the wrapper ``torch.compile`` put around it.
+
+    torch names the wrapped module only by the private ``_orig_mod``; this is
+    the one place that reads it.
+    """
+    return getattr(module, "_orig_mod", module)
 
 
 class BatchIterator:

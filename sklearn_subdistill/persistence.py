@@ -23,6 +23,7 @@ from sklearn.frozen import FrozenEstimator
 
 from ._base import FITTED_ATTRIBUTES, SubclassNetworkMixin
 from ._loading import LABEL_KINDS, SCALARS, Loader, expect
+from ._net import uncompiled
 from .embedding import EmbeddingSubclassTeacher
 
 __all__ = ["load", "save"]
@@ -303,8 +304,7 @@ def _encode_classes(estimator):
 
 
 def _encode_weights(estimator):
-    module = estimator.net_.module_
-    module = getattr(module, "_orig_mod", module)  # the module under torch.compile
+    module = uncompiled(estimator.net_.module_)
     return {
         "device": str(estimator.net_.device),
         "state_dict": {

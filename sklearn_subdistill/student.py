@@ -312,7 +312,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
-    def _make_criterion(self, n_classes):
+    def _make_criterion(self, n_classes, n_subclasses):
         return SubclassDistillationLoss(
             n_classes=n_classes,
             alpha=self.alpha,
