@@ -31,12 +31,79 @@ from ._training import release_cached_memory
 from .losses import class_logits
 
 
-class SubclassPredictionMixin(TransformerMixin):
-    """``predict``, ``predict_proba``, ``transform``, ... of a fitted ``net_``.
+class SubclassOutputMixin(TransformerMixin):
+    """What every subclass teacher and student derives from its subclass
+    log-probabilities (``predict_subclass_log_proba``): ``transform``,
+    ``predict_subclass``, the output names and the tags.
 
     A ``TransformerMixin`` itself, so that scikit-learn's ``set_output`` wraps
     the ``transform`` defined here.
     """
+
+    def transform(self, X):
+        """Probability of each subclass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), torch Dataset or \
+                iterable of batches
+            Input samples; for data larger than memory, a torch ``Dataset``
+            or an iterable of batches (labels in it are ignored), see
+            :ref:`scaling`.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes * n_subclasses)
+            Subclass probabilities; column ``k`` belongs to class
+            ``classes_[k // n_subclasses_]``. Each row sums to one, and summing
+            each class's block gives :meth:`predict_proba`.
+            ``transform(X).argmax(axis=1)`` is :meth:`predict_subclass`.
+        """
+        proba = self.predict_subclass_log_proba(X)
+        return np.exp(proba, out=proba)
+
+    def predict_subclass(self, X):
+        """The most probable subclass of each sample (a hard assignment).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        subclass : ndarray of shape (n_samples,) of int
+            Index in ``[0, n_classes * n_subclasses)``, the same as
+            ``transform(X).argmax(axis=1)``; subclass ``k`` belongs to class
+            ``classes_[k // n_subclasses_]``.
+        """
+        return self.predict_subclass_log_proba(X).argmax(axis=1)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the :meth:`transform` columns: ``subclass_<class>_<j>``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in ``fit``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per subclass, ``j`` counting within each class.
+        """
+        return subclass_feature_names(self, input_features)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+
+class SubclassPredictionMixin(SubclassOutputMixin):
+    """``predict``, ``predict_proba``, ... of a fitted ``net_``, in batches."""
 
     def _validate_X(self, X):
         check_is_fitted(self)
@@ -189,28 +256,6 @@ class SubclassPredictionMixin(TransformerMixin):
         index = self.predict_log_proba(X).argmax(axis=1)
         return self.classes_[index]
 
-    def transform(self, X):
-        """Probability of each subclass.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), torch Dataset or \
-                iterable of batches
-            Input samples; for data larger than memory, a torch ``Dataset``
-            or an iterable of batches (labels in it are ignored), see
-            :ref:`scaling`.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes * n_subclasses)
-            Subclass probabilities; column ``k`` belongs to class
-            ``classes_[k // n_subclasses_]``. Each row sums to one, and summing
-            each class's block gives :meth:`predict_proba`.
-            ``transform(X).argmax(axis=1)`` is :meth:`predict_subclass`.
-        """
-        proba = self.predict_subclass_log_proba(X)
-        return np.exp(proba, out=proba)
-
     def predict_subclass(self, X):
         """The most probable subclass of each sample (a hard assignment).
 
@@ -253,30 +298,8 @@ class SubclassPredictionMixin(TransformerMixin):
         check_consistent_length(X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
 
-    def get_feature_names_out(self, input_features=None):
-        """Names of the :meth:`transform` columns: ``subclass_<class>_<j>``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the names seen in ``fit``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            One name per subclass, ``j`` counting within each class.
-        """
-        return subclass_feature_names(self, input_features)
-
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        tags.input_tags.allow_nan = False
-        tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags
 
 
 def subclass_feature_names(estimator, input_features=None):

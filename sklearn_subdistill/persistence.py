@@ -24,6 +24,7 @@ from sklearn.frozen import FrozenEstimator
 from ._base import FITTED_ATTRIBUTES, SubclassNetworkMixin
 from ._loading import LABEL_KINDS, SCALARS, Loader, expect
 from ._net import uncompiled
+from .embedding import FITTED_ATTRIBUTES as EMBEDDING_FITTED_ATTRIBUTES
 from .embedding import EmbeddingSubclassTeacher
 
 __all__ = ["load", "save"]
@@ -347,25 +348,34 @@ def _encode_fitted(estimator):
     return record
 
 
+def _encode_embedded_model(estimator):
+    model = estimator.estimator_
+    if model is estimator.estimator:  # a FrozenEstimator: stored once
+        return {"estimator": {"__param__": "estimator"}}
+    return {"estimator": _encode_param(model)}
+
+
+def _float64(name):
+    return lambda e: {
+        name: torch.from_numpy(np.array(getattr(e, name + "_"), dtype=np.float64))
+    }
+
+
+#: How an EmbeddingSubclassTeacher's fitted attributes are written.
+_EMBEDDING_ENCODERS = {
+    **{name: _ENCODERS[name] for name in EMBEDDING_FITTED_ATTRIBUTES[:4]},
+    "estimator_": _encode_embedded_model,
+    **{name + "_": _float64(name) for name in ("means", "directions", "scales")},
+}
+assert tuple(_EMBEDDING_ENCODERS) == EMBEDDING_FITTED_ATTRIBUTES, "all are saved"
+
+
 def _encode_embedding_fitted(estimator):
     """An EmbeddingSubclassTeacher's fitted state: its model and its directions."""
-    model = estimator.estimator_
-    return {
-        **_encode_classes(estimator),
-        "n_subclasses": int(estimator.n_subclasses_),
-        "n_features_in": int(estimator.n_features_in_),
-        **_encode_feature_names(estimator),
-        "estimator": (
-            {"__param__": "estimator"}
-            if model is estimator.estimator  # a FrozenEstimator: stored once
-            else _encode_param(model)
-        ),
-        "means": torch.from_numpy(np.array(estimator.means_, dtype=np.float64)),
-        "directions": torch.from_numpy(
-            np.array(estimator.directions_, dtype=np.float64)
-        ),
-        "scales": torch.from_numpy(np.array(estimator.scales_, dtype=np.float64)),
-    }
+    record = {}
+    for name in EMBEDDING_FITTED_ATTRIBUTES:
+        record.update(_EMBEDDING_ENCODERS[name](estimator))
+    return record
 
 
 def _encode_teacher(estimator):
