@@ -210,15 +210,13 @@ def _encode_estimator(estimator):
         for key, value in estimator.get_params(deep=False).items()
     }
     if isinstance(estimator, EmbeddingSubclassTeacher):
-        fitted = hasattr(estimator, "directions_")
-        encode = _encode_embedding_fitted
+        fitted, encoders = hasattr(estimator, "directions_"), _EMBEDDING_ENCODERS
     else:
-        fitted = hasattr(estimator, "net_")
-        encode = _encode_fitted
+        fitted, encoders = hasattr(estimator, "net_"), _ENCODERS
     return {
         "class": type(estimator).__name__,
         "params": params,
-        "fitted": encode(estimator) if fitted else None,
+        "fitted": _encode_fitted(estimator, encoders) if fitted else None,
     }
 
 
@@ -341,10 +339,11 @@ _ENCODERS = {
 assert set(_ENCODERS) == set(FITTED_ATTRIBUTES), "every fitted attribute is saved"
 
 
-def _encode_fitted(estimator):
+def _encode_fitted(estimator, encoders):
+    """The record of every fitted attribute, as ``encoders`` write them."""
     record = {}
-    for name in FITTED_ATTRIBUTES:
-        record.update(_ENCODERS[name](estimator))
+    for encode in encoders.values():
+        record.update(encode(estimator))
     return record
 
 
@@ -368,14 +367,6 @@ _EMBEDDING_ENCODERS = {
     **{name + "_": _float64(name) for name in ("means", "directions", "scales")},
 }
 assert tuple(_EMBEDDING_ENCODERS) == EMBEDDING_FITTED_ATTRIBUTES, "all are saved"
-
-
-def _encode_embedding_fitted(estimator):
-    """An EmbeddingSubclassTeacher's fitted state: its model and its directions."""
-    record = {}
-    for name in EMBEDDING_FITTED_ATTRIBUTES:
-        record.update(_EMBEDDING_ENCODERS[name](estimator))
-    return record
 
 
 def _encode_teacher(estimator):
