@@ -30,6 +30,10 @@ from ._streaming import (
 from ._training import release_cached_memory
 from .losses import class_logits
 
+#: Probabilities of models without subclass logits (a student's teacher, an
+#: embedding teacher's model) are clipped here before the log.
+PROBA_FLOOR = 1e-12
+
 
 class SubclassOutputMixin(TransformerMixin):
     """What every subclass teacher and student derives from its subclass

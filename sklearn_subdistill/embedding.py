@@ -30,7 +30,7 @@ from ._embeddings import (
     rows_for_model,
     unwrap_frozen,
 )
-from ._prediction import SubclassOutputMixin
+from ._prediction import PROBA_FLOOR, SubclassOutputMixin
 from .projections import (
     class_directions,
     output_null_space,
@@ -53,9 +53,6 @@ FITTED_ATTRIBUTES = (
     "directions_",
     "scales_",
 )
-
-#: Class probabilities are clipped here before the log.
-_PROBA_FLOOR = 1e-12
 
 
 class EmbeddingSubclassTeacher(
@@ -338,7 +335,7 @@ class EmbeddingSubclassTeacher(
 
     def _class_proba(self, rows):
         proba = np.asarray(self.estimator_.predict_proba(rows), dtype=np.float64)
-        return np.clip(proba, _PROBA_FLOOR, 1.0)
+        return np.clip(proba, PROBA_FLOOR, 1.0)
 
     def predict(self, X):
         """Predict class labels: the most probable class of the model.
