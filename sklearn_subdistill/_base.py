@@ -2,7 +2,7 @@
 
 :class:`SubclassNetworkMixin.fit <SubclassNetworkMixin._fit>` is a template
 method: it resolves the network parameters once, reads the input into one
-:class:`~._data.TrainingData`, asks the estimator for what differs (its
+:class:`~._training_data.TrainingData`, asks the estimator for what differs (its
 classes, extra targets and criterion: ``_fit_classes``, ``_extra_targets``,
 ``_make_criterion``), and trains one net.
 """
@@ -15,16 +15,13 @@ from sklearn.base import TransformerMixin
 from sklearn.utils import check_random_state
 from skorch.history import History
 
-from . import _data
-from ._data import read_training_data
 from ._distributed import agree_on_seed
 from ._net import uncompiled
 from ._params import RoutedParamsMixin, resolve_network_params, usable_device
 from ._prediction import SubclassPredictionMixin
-from ._streaming import (
-    is_stream,
-)
+from ._streaming import STREAM_NAME, is_stream
 from ._training import continue_net, make_net, run_fit
+from ._training_data import read_training_data
 
 #: Every attribute a fit sets: cleared when a fit starts, so that a fit that
 #: fails leaves the estimator unfitted; written and read by save and load.
@@ -187,7 +184,7 @@ class SubclassNetworkMixin(
         if is_stream(X):
             raise TypeError(
                 f"{type(self).__name__}.partial_fit takes arrays, one chunk at a "
-                f"time; pass {_data.STREAM_NAME} ({type(X).__name__}) to fit instead."
+                f"time; pass {STREAM_NAME} ({type(X).__name__}) to fit instead."
             )
 
     def _check_known_input(self, data, classes, n_features):

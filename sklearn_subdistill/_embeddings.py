@@ -14,7 +14,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, gen_batches
 
-from . import _data
+from . import _training_data
 from ._base import SubclassNetworkMixin
 from ._net import uncompiled
 from .modules import SubclassHeadNetwork
@@ -153,7 +153,7 @@ def class_moments(embed, X, y_index, n_classes):
     """
     counts = np.zeros(n_classes)
     shifts = sums = scatters = None
-    for batch in gen_batches(X.shape[0], _data.INFERENCE_BATCH_SIZE):
+    for batch in gen_batches(X.shape[0], _training_data.INFERENCE_BATCH_SIZE):
         values = as_dense(embed(_safe_indexing(X, batch)))
         labels = y_index[batch]
         if values.ndim != 2 or len(values) != len(labels):

@@ -22,8 +22,8 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
-from ._datasets import ArrayDataset, BatchStream, RowDataset
 from ._distributed import shard
+from ._torch_datasets import ArrayDataset, BatchStream, RowDataset
 
 __all__ = ["BatchIterator", "IndexSplit", "SubclassNet", "uncompiled"]
 

@@ -1,7 +1,7 @@
 """Prediction shared by the subclass estimators: batched, bounded in memory.
 
 Every prediction method maps the network's logits of one inference batch at a
-time (``_data.INFERENCE_BATCH_SIZE`` rows, read at call time) to what it
+time (``_training_data.INFERENCE_BATCH_SIZE`` rows, read at call time) to what it
 returns, on the training device; only that (small) result moves to the host.
 """
 
@@ -16,8 +16,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _data
-from ._datasets import ArrayDataset
+from . import _training_data
 from ._net import BatchIterator
 from ._streaming import (
     Source,
@@ -27,6 +26,7 @@ from ._streaming import (
     is_stream,
     passes_check_array,
 )
+from ._torch_datasets import ArrayDataset
 from ._training import release_cached_memory
 from .losses import class_logits
 
@@ -128,7 +128,7 @@ class SubclassPredictionMixin(SubclassOutputMixin):
         batch and the output, not by float64 copies of every logit. Batches
         hold ``INFERENCE_BATCH_SIZE`` rows, read when the method is called.
         """
-        batch_size = _data.INFERENCE_BATCH_SIZE
+        batch_size = _training_data.INFERENCE_BATCH_SIZE
         if is_stream(X):
             check_is_fitted(self)
             batches = self._stream_batches(X, batch_size)

@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _data
+from . import _training_data
 from ._embeddings import (
     as_dense,
     auto_embedding_kind,
@@ -165,7 +165,7 @@ class EmbeddingSubclassTeacher(
     covariance.
 
     Embedding statistics are accumulated batch by batch
-    (``sklearn_subdistill._data.INFERENCE_BATCH_SIZE`` rows), so memory grows
+    (``sklearn_subdistill._training_data.INFERENCE_BATCH_SIZE`` rows), so memory grows
     with ``n_classes * n_dims**2``, not with the number of rows. ``X`` must be
     a numeric array; a student can still distil this teacher on a stream when
     it is fitted and frozen, since the student passes it arrays.
@@ -298,7 +298,7 @@ class EmbeddingSubclassTeacher(
         check_is_fitted(self)
         checked = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         X = rows_for_model(X, checked)
-        for batch in gen_batches(len(checked), _data.INFERENCE_BATCH_SIZE):
+        for batch in gen_batches(len(checked), _training_data.INFERENCE_BATCH_SIZE):
             yield _safe_indexing(X, batch)
 
     def predict_log_proba(self, X):

@@ -11,13 +11,13 @@ from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from . import _data
+from . import _training_data
 from ._base import SubclassNetworkMixin
-from ._data import ArrayData
 from ._params import NETWORK_CONSTRAINTS
 from ._prediction import PROBA_FLOOR
 from ._streaming import STREAM_NAME
 from ._training import interrupts_stop
+from ._training_data import ArrayData
 from .modules import SubclassDistillationLoss
 from .teacher import SubclassTeacherClassifier
 
@@ -430,7 +430,7 @@ def _teacher_logits(teacher, X, dtype):
     else:
         parts = [
             np.log(np.clip(teacher.predict_proba(X[batch]), PROBA_FLOOR, None))
-            for batch in gen_batches(len(X), _data.INFERENCE_BATCH_SIZE)
+            for batch in gen_batches(len(X), _training_data.INFERENCE_BATCH_SIZE)
         ]
         logits = np.concatenate(parts).astype(dtype)
     name = type(getattr(teacher, "estimator", teacher)).__name__

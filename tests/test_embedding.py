@@ -22,7 +22,7 @@ from sklearn_subdistill import (
     EmbeddingSubclassTeacher,
     SubclassDistilledStudent,
     SubclassTeacherClassifier,
-    _data,
+    _training_data,
     load,
     save,
 )
@@ -205,7 +205,7 @@ def test_batches_bound_the_rows_per_call(digits2, monkeypatch):
     )
     whole = teacher.fit(X_train, y_train).predict_subclass_log_proba(X_test)
     directions = teacher.directions_
-    monkeypatch.setattr(_data, "INFERENCE_BATCH_SIZE", 100)
+    monkeypatch.setattr(_training_data, "INFERENCE_BATCH_SIZE", 100)
     sizes.clear()
     teacher.fit(X_train, y_train)
     assert max(sizes) == 100 and sum(sizes) == len(X_train)

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from sklearn_subdistill._datasets import ArrayDataset
 from sklearn_subdistill._net import BatchIterator, SubclassNet
+from sklearn_subdistill._torch_datasets import ArrayDataset
 from sklearn_subdistill.modules import MLP, SubclassTeacherLoss
 
 
