@@ -336,7 +336,10 @@ class RoutedParamsMixin:
             else:
                 unknown[key] = value
         if unknown:
-            self._unknown_params = unknown
+            self._unknown_params = {
+                **self.__dict__.get("_unknown_params", {}),
+                **unknown,
+            }
 
     def _extra_params(self):
         """The ``**kwargs`` parameters: routed ones, unknown ones from ``__init__``."""
@@ -384,9 +387,11 @@ class RoutedParamsMixin:
             the closest valid name.
         """
         declared = set(self._get_param_names())
+        # set_params(**get_params()) works, even with unknown names from __init__.
+        kept = self.__dict__.get("_unknown_params", {})
         nested, extra = {}, {}
         for key, value in params.items():
-            if key.startswith(ROUTED_PREFIXES):
+            if key.startswith(ROUTED_PREFIXES) or key in kept:
                 extra[key] = value
             elif key.split("__", 1)[0] in declared:
                 nested[key] = value

@@ -123,3 +123,4 @@ def test_a_public_attribute_is_not_a_parameter():
     # An unknown name given to __init__ is kept for fit to refuse.
     typo = SubclassTeacherClassifier(n_subclases=3)
     assert clone(typo).get_params()["n_subclases"] == 3
+    typo.set_params(**typo.get_params())  # what get_params gives, set_params takes
