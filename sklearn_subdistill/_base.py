@@ -2,7 +2,7 @@
 
 :class:`SubclassNetworkMixin.fit <SubclassNetworkMixin._fit>` is a template
 method: it resolves the network parameters once, reads the input into one
-:class:`~._data.TrainingData`, asks the estimator for what differs (its
+:class:`~._training_data.TrainingData`, asks the estimator for what differs (its
 classes, extra targets and criterion: ``_fit_classes``, ``_extra_targets``,
 ``_make_criterion``), and trains one net.
 """
@@ -15,15 +15,13 @@ from sklearn.base import TransformerMixin
 from sklearn.utils import check_random_state
 from skorch.history import History
 
-from . import _data
-from ._data import read_training_data
 from ._distributed import agree_on_seed
+from ._net import uncompiled
 from ._params import RoutedParamsMixin, resolve_network_params, usable_device
 from ._prediction import SubclassPredictionMixin
-from ._streaming import (
-    is_stream,
-)
+from ._streaming import STREAM_NAME, is_stream
 from ._training import continue_net, make_net, run_fit
+from ._training_data import read_training_data
 
 #: Every attribute a fit sets: cleared when a fit starts, so that a fit that
 #: fails leaves the estimator unfitted; written and read by save and load.
@@ -64,7 +62,10 @@ class SubclassNetworkMixin(
     - ``_extra_targets(X)`` (or None): targets besides the class index, a
       tuple of arrays with one row per row of ``X`` (the student's teacher
       logits);
-    - ``_make_criterion(n_classes)``: the training loss;
+    - ``_make_criterion(n_classes, n_subclasses)``: the training loss;
+    - ``_check_continuable()``: raise if the parameters now describe another
+      network than the fitted one (before ``warm_start`` or ``partial_fit``
+      goes on training it);
     - ``_network_config(config, n_classes, n_subclasses)``: the network, if
       it is not the configured module itself (the teacher's subclass head).
     """
@@ -99,6 +100,9 @@ class SubclassNetworkMixin(
         """The configuration the net is built from, once the classes are known."""
         return config
 
+    def _check_continuable(self):
+        """Nothing here; the teacher checks its ``n_subclasses``."""
+
     # -- training -------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
@@ -113,7 +117,9 @@ class SubclassNetworkMixin(
         if incremental:
             self._check_partial_fit_input(X)
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
-        if not continuing:
+        if continuing:
+            self._check_continuable()
+        else:
             # A fit that fails from here on leaves the estimator unfitted, not
             # holding the previous fit's network beside the new fit's classes.
             # (validate_data manages the attributes that describe X's columns.)
@@ -149,7 +155,7 @@ class SubclassNetworkMixin(
             self.class_weight,
             float_dtype=self._float_dtype(),
         )
-        criterion = self._make_criterion(len(classes))
+        criterion = self._make_criterion(len(classes), n_subclasses)
         net = make_net(
             self,
             config,
@@ -182,7 +188,7 @@ class SubclassNetworkMixin(
         if is_stream(X):
             raise TypeError(
                 f"{type(self).__name__}.partial_fit takes arrays, one chunk at a "
-                f"time; pass {_data.STREAM_NAME} ({type(X).__name__}) to fit instead."
+                f"time; pass {STREAM_NAME} ({type(X).__name__}) to fit instead."
             )
 
     def _check_known_input(self, data, classes, n_features):
@@ -231,12 +237,12 @@ class SubclassNetworkMixin(
             config,
             n_features=self.n_features_in_,
             n_outputs=n_classes * self.n_subclasses_,
-            criterion=self._make_criterion(n_classes),
+            criterion=self._make_criterion(n_classes, self.n_subclasses_),
         )
         # Building the network draws initial weights; keep the caller's RNG.
         with torch.random.fork_rng(devices=[]):
             net.initialize()
-        module = getattr(net.module_, "_orig_mod", net.module_)
+        module = uncompiled(net.module_)
         try:
             module.load_state_dict(state_dict)
         except RuntimeError as exc:

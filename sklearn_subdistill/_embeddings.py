@@ -14,8 +14,10 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, gen_batches
 
-from . import _data
+from . import _training_data
 from ._base import SubclassNetworkMixin
+from ._net import uncompiled
+from .modules import SubclassHeadNetwork
 
 EMBEDDING_OPTIONS = (
     "embedding='auto' works for a SubclassTeacherClassifier or any fitted skorch "
@@ -39,8 +41,7 @@ def unwrap_frozen(model):
 def _torch_module(model):
     """The torch module of a SubclassTeacherClassifier or skorch net, or None."""
     net = getattr(model, "net_", model)
-    module = getattr(net, "module_", None)
-    return getattr(module, "_orig_mod", module)  # the module under torch.compile
+    return uncompiled(getattr(net, "module_", None))
 
 
 def _is_torch_model(model):
@@ -105,7 +106,8 @@ def _torch_embedding(model):
     """Input of the network's last ``torch.nn.Linear``, via a forward hook."""
     module = _torch_module(model)
     # A teacher with a separate subclass head: the class network's embedding.
-    body = getattr(module, "body", module)
+    # (By type: a user's network may well have a part named "body".)
+    body = module.body if isinstance(module, SubclassHeadNetwork) else module
     linears = [m for m in body.modules() if isinstance(m, torch.nn.Linear)]
     if not linears:
         raise TypeError(
@@ -151,7 +153,7 @@ def class_moments(embed, X, y_index, n_classes):
     """
     counts = np.zeros(n_classes)
     shifts = sums = scatters = None
-    for batch in gen_batches(X.shape[0], _data.INFERENCE_BATCH_SIZE):
+    for batch in gen_batches(X.shape[0], _training_data.INFERENCE_BATCH_SIZE):
         values = as_dense(embed(_safe_indexing(X, batch)))
         labels = y_index[batch]
         if values.ndim != 2 or len(values) != len(labels):

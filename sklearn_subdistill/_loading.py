@@ -13,6 +13,7 @@ from sklearn.frozen import FrozenEstimator
 
 from ._base import FITTED_ATTRIBUTES
 from ._params import resolve_device, usable_device
+from .embedding import FITTED_ATTRIBUTES as EMBEDDING_FITTED_ATTRIBUTES
 from .embedding import EmbeddingSubclassTeacher
 from .student import SubclassDistilledStudent
 from .teacher import SubclassTeacherClassifier
@@ -124,16 +125,18 @@ class Loader:
             and arrays["scales"].shape == (n_classes,),
             "shapes of means_, directions_ and scales_",
         )
-        estimator.estimator_ = model
-        estimator.classes_ = classes
-        estimator.n_subclasses_ = n_subclasses
-        estimator.n_features_in_ = self._decode_int(fitted, "n_features_in")
-        names = self._decode_feature_names_in(fitted, prefix)
-        if names is not None:
-            estimator.feature_names_in_ = names
-        estimator.means_ = arrays["means"]
-        estimator.directions_ = arrays["directions"]
-        estimator.scales_ = arrays["scales"]
+        fitted_attributes = {
+            "n_features_in_": self._decode_int(fitted, "n_features_in"),
+            "feature_names_in_": self._decode_feature_names_in(fitted, prefix),
+            "classes_": classes,
+            "n_subclasses_": n_subclasses,
+            "estimator_": model,
+            **{name + "_": value for name, value in arrays.items()},
+        }
+        assert tuple(fitted_attributes) == EMBEDDING_FITTED_ATTRIBUTES
+        for name, value in fitted_attributes.items():
+            if value is not None:  # no feature_names_in_ without names
+                setattr(estimator, name, value)
         return estimator
 
     def value(self, value, key):

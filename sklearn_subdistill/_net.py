@@ -22,10 +22,19 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
-from ._datasets import ArrayDataset, BatchStream, RowDataset
 from ._distributed import shard
+from ._torch_datasets import ArrayDataset, BatchStream, RowDataset
 
-__all__ = ["BatchIterator", "IndexSplit", "SubclassNet"]
+__all__ = ["BatchIterator", "IndexSplit", "SubclassNet", "uncompiled"]
+
+
+def uncompiled(module):
+    """``module`` itself, not the wrapper ``torch.compile`` put around it.
+
+    torch names the wrapped module only by the private ``_orig_mod``; this is
+    the one place that reads it.
+    """
+    return getattr(module, "_orig_mod", module)
 
 
 class BatchIterator:

@@ -8,6 +8,7 @@ checks a parameter again.
 """
 
 import copy
+import difflib
 import inspect
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -316,22 +317,38 @@ def _takes_any_keyword(cls):
 
 
 class RoutedParamsMixin:
-    """``get_params``/``set_params`` that also carry ``module__*``/``optimizer__*``."""
+    """``get_params``/``set_params`` that also carry ``module__*``/``optimizer__*``.
+
+    The parameters are the constructor's arguments and the routed
+    ``module__<name>``/``optimizer__<name>`` ones, nothing else: another
+    public attribute set on an estimator is not a parameter. An unknown name
+    passed to ``__init__`` is kept (as scikit-learn asks, ``__init__`` only
+    stores) for ``fit`` to refuse; ``set_params`` refuses one at once.
+    """
 
     def _store_extra_params(self, extra):
-        # Validated in fit, as scikit-learn asks: __init__ and set_params
-        # only store what they are given.
+        # Validated in fit, as scikit-learn asks: __init__ only stores what
+        # it is given.
+        unknown = {}
         for key, value in extra.items():
-            setattr(self, key, value)
+            if key.startswith(ROUTED_PREFIXES):
+                setattr(self, key, value)
+            else:
+                unknown[key] = value
+        if unknown:
+            self._unknown_params = {
+                **self.__dict__.get("_unknown_params", {}),
+                **unknown,
+            }
 
     def _extra_params(self):
-        """The ``**kwargs`` parameters: attributes that are not declared or fitted."""
-        declared = set(self._get_param_names())
-        return {
+        """The ``**kwargs`` parameters: routed ones, unknown ones from ``__init__``."""
+        routed = {
             key: value
             for key, value in vars(self).items()
-            if key not in declared and not key.startswith("_") and not key.endswith("_")
+            if key.startswith(ROUTED_PREFIXES)
         }
+        return {**routed, **self.__dict__.get("_unknown_params", {})}
 
     def get_params(self, deep=True):
         """Get parameters, including any ``module__*`` and ``optimizer__*`` ones.
@@ -362,16 +379,38 @@ class RoutedParamsMixin:
         -------
         self : estimator
             This estimator.
+
+        Raises
+        ------
+        ValueError
+            For a name that is none of these (before anything is set), with
+            the closest valid name.
         """
         declared = set(self._get_param_names())
+        # set_params(**get_params()) works, even with unknown names from __init__.
+        kept = self.__dict__.get("_unknown_params", {})
         nested, extra = {}, {}
         for key, value in params.items():
-            owner = key.split("__", 1)[0]
-            if key.startswith(ROUTED_PREFIXES) or owner not in declared:
+            if key.startswith(ROUTED_PREFIXES) or key in kept:
                 extra[key] = value
-            else:
+            elif key.split("__", 1)[0] in declared:
                 nested[key] = value
+            else:
+                raise ValueError(self._unknown_param_message(key, declared))
         self._store_extra_params(extra)
         if nested:
             super().set_params(**nested)
         return self
+
+    def _unknown_param_message(self, key, declared):
+        routed = (
+            key for key in self._extra_params() if key.startswith(ROUTED_PREFIXES)
+        )
+        valid = sorted(declared.union(routed))
+        close = difflib.get_close_matches(key, valid, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return (
+            f"Invalid parameter {key!r} for estimator {type(self).__name__}.{hint} "
+            f"Valid parameters are {valid}, and any "
+            f"{' or '.join(p + '<name>' for p in ROUTED_PREFIXES)}."
+        )

@@ -1,7 +1,7 @@
 """Prediction shared by the subclass estimators: batched, bounded in memory.
 
 Every prediction method maps the network's logits of one inference batch at a
-time (``_data.INFERENCE_BATCH_SIZE`` rows, read at call time) to what it
+time (``_training_data.INFERENCE_BATCH_SIZE`` rows, read at call time) to what it
 returns, on the training device; only that (small) result moves to the host.
 """
 
@@ -16,8 +16,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _data
-from ._datasets import ArrayDataset
+from . import _training_data
 from ._net import BatchIterator
 from ._streaming import (
     Source,
@@ -27,16 +26,88 @@ from ._streaming import (
     is_stream,
     passes_check_array,
 )
+from ._torch_datasets import ArrayDataset
 from ._training import release_cached_memory
 from .losses import class_logits
 
+#: Probabilities of models without subclass logits (a student's teacher, an
+#: embedding teacher's model) are clipped here before the log.
+PROBA_FLOOR = 1e-12
 
-class SubclassPredictionMixin(TransformerMixin):
-    """``predict``, ``predict_proba``, ``transform``, ... of a fitted ``net_``.
+
+class SubclassOutputMixin(TransformerMixin):
+    """What every subclass teacher and student derives from its subclass
+    log-probabilities (``predict_subclass_log_proba``): ``transform``,
+    ``predict_subclass``, the output names and the tags.
 
     A ``TransformerMixin`` itself, so that scikit-learn's ``set_output`` wraps
     the ``transform`` defined here.
     """
+
+    def transform(self, X):
+        """Probability of each subclass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), torch Dataset or \
+                iterable of batches
+            Input samples; for data larger than memory, a torch ``Dataset``
+            or an iterable of batches (labels in it are ignored), see
+            :ref:`scaling`.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes * n_subclasses)
+            Subclass probabilities; column ``k`` belongs to class
+            ``classes_[k // n_subclasses_]``. Each row sums to one, and summing
+            each class's block gives :meth:`predict_proba`.
+            ``transform(X).argmax(axis=1)`` is :meth:`predict_subclass`.
+        """
+        proba = self.predict_subclass_log_proba(X)
+        return np.exp(proba, out=proba)
+
+    def predict_subclass(self, X):
+        """The most probable subclass of each sample (a hard assignment).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        subclass : ndarray of shape (n_samples,) of int
+            Index in ``[0, n_classes * n_subclasses)``, the same as
+            ``transform(X).argmax(axis=1)``; subclass ``k`` belongs to class
+            ``classes_[k // n_subclasses_]``.
+        """
+        return self.predict_subclass_log_proba(X).argmax(axis=1)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the :meth:`transform` columns: ``subclass_<class>_<j>``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in ``fit``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per subclass, ``j`` counting within each class.
+        """
+        return subclass_feature_names(self, input_features)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+
+class SubclassPredictionMixin(SubclassOutputMixin):
+    """``predict``, ``predict_proba``, ... of a fitted ``net_``, in batches."""
 
     def _validate_X(self, X):
         check_is_fitted(self)
@@ -57,7 +128,7 @@ class SubclassPredictionMixin(TransformerMixin):
         batch and the output, not by float64 copies of every logit. Batches
         hold ``INFERENCE_BATCH_SIZE`` rows, read when the method is called.
         """
-        batch_size = _data.INFERENCE_BATCH_SIZE
+        batch_size = _training_data.INFERENCE_BATCH_SIZE
         if is_stream(X):
             check_is_fitted(self)
             batches = self._stream_batches(X, batch_size)
@@ -189,28 +260,6 @@ class SubclassPredictionMixin(TransformerMixin):
         index = self.predict_log_proba(X).argmax(axis=1)
         return self.classes_[index]
 
-    def transform(self, X):
-        """Probability of each subclass.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), torch Dataset or \
-                iterable of batches
-            Input samples; for data larger than memory, a torch ``Dataset``
-            or an iterable of batches (labels in it are ignored), see
-            :ref:`scaling`.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes * n_subclasses)
-            Subclass probabilities; column ``k`` belongs to class
-            ``classes_[k // n_subclasses_]``. Each row sums to one, and summing
-            each class's block gives :meth:`predict_proba`.
-            ``transform(X).argmax(axis=1)`` is :meth:`predict_subclass`.
-        """
-        proba = self.predict_subclass_log_proba(X)
-        return np.exp(proba, out=proba)
-
     def predict_subclass(self, X):
         """The most probable subclass of each sample (a hard assignment).
 
@@ -253,30 +302,8 @@ class SubclassPredictionMixin(TransformerMixin):
         check_consistent_length(X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
 
-    def get_feature_names_out(self, input_features=None):
-        """Names of the :meth:`transform` columns: ``subclass_<class>_<j>``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the names seen in ``fit``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            One name per subclass, ``j`` counting within each class.
-        """
-        return subclass_feature_names(self, input_features)
-
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        tags.input_tags.allow_nan = False
-        tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags
 
 
 def subclass_feature_names(estimator, input_features=None):

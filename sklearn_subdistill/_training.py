@@ -16,9 +16,9 @@ from sklearn.model_selection import train_test_split
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._callbacks import FiniteLossCheck, KeepLastEpoch
-from ._datasets import BatchStream
 from ._distributed import check_same_data, data_parallel, is_main_process
 from ._net import BatchIterator, IndexSplit, SubclassNet
+from ._torch_datasets import BatchStream
 
 #: Set while a student fits its teacher: the student's name, so that an
 #: interrupt of the teacher's fit stops the student's fit too.

@@ -7,7 +7,6 @@ from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
     MetaEstimatorMixin,
-    TransformerMixin,
     _fit_context,
     clone,
 )
@@ -21,7 +20,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _data
+from . import _training_data
 from ._embeddings import (
     as_dense,
     auto_embedding_kind,
@@ -31,7 +30,7 @@ from ._embeddings import (
     rows_for_model,
     unwrap_frozen,
 )
-from ._prediction import subclass_feature_names
+from ._prediction import PROBA_FLOOR, SubclassOutputMixin
 from .projections import (
     class_directions,
     output_null_space,
@@ -42,12 +41,22 @@ from .projections import (
 
 __all__ = ["EmbeddingSubclassTeacher"]
 
-#: Class probabilities are clipped here before the log.
-_PROBA_FLOOR = 1e-12
+#: Every attribute a fit sets: cleared when a fit starts, written and read by
+#: save and load.
+FITTED_ATTRIBUTES = (
+    "n_features_in_",
+    "feature_names_in_",
+    "classes_",
+    "n_subclasses_",
+    "estimator_",
+    "means_",
+    "directions_",
+    "scales_",
+)
 
 
 class EmbeddingSubclassTeacher(
-    ClassifierMixin, TransformerMixin, MetaEstimatorMixin, BaseEstimator
+    ClassifierMixin, SubclassOutputMixin, MetaEstimatorMixin, BaseEstimator
 ):
     """Pseudo-subclasses from linear projections of a trained model's embeddings.
 
@@ -156,7 +165,7 @@ class EmbeddingSubclassTeacher(
     covariance.
 
     Embedding statistics are accumulated batch by batch
-    (``sklearn_subdistill._data.INFERENCE_BATCH_SIZE`` rows), so memory grows
+    (``sklearn_subdistill._training_data.INFERENCE_BATCH_SIZE`` rows), so memory grows
     with ``n_classes * n_dims**2``, not with the number of rows. ``X`` must be
     a numeric array; a student can still distil this teacher on a stream when
     it is fitted and frozen, since the student passes it arrays.
@@ -224,7 +233,8 @@ class EmbeddingSubclassTeacher(
         self : EmbeddingSubclassTeacher
             The fitted teacher.
         """
-        for name in ("estimator_", "classes_", "means_", "directions_", "scales_"):
+        # (validate_data manages the attributes that describe X's columns.)
+        for name in FITTED_ATTRIBUTES[2:]:
             self.__dict__.pop(name, None)
         X_in = X
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32))
@@ -288,7 +298,7 @@ class EmbeddingSubclassTeacher(
         check_is_fitted(self)
         checked = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         X = rows_for_model(X, checked)
-        for batch in gen_batches(len(checked), _data.INFERENCE_BATCH_SIZE):
+        for batch in gen_batches(len(checked), _training_data.INFERENCE_BATCH_SIZE):
             yield _safe_indexing(X, batch)
 
     def predict_log_proba(self, X):
@@ -325,7 +335,7 @@ class EmbeddingSubclassTeacher(
 
     def _class_proba(self, rows):
         proba = np.asarray(self.estimator_.predict_proba(rows), dtype=np.float64)
-        return np.clip(proba, _PROBA_FLOOR, 1.0)
+        return np.clip(proba, PROBA_FLOOR, 1.0)
 
     def predict(self, X):
         """Predict class labels: the most probable class of the model.
@@ -371,59 +381,5 @@ class EmbeddingSubclassTeacher(
             )
         return np.concatenate(parts)
 
-    def transform(self, X):
-        """Probability of each pseudo-subclass.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes * n_subclasses)
-            Column ``k`` belongs to class ``classes_[k // n_subclasses_]``;
-            summing each class's block gives :meth:`predict_proba`.
-        """
-        return np.exp(self.predict_subclass_log_proba(X))
-
-    def predict_subclass(self, X):
-        """The most probable pseudo-subclass of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        subclass : ndarray of shape (n_samples,) of int
-            Index in ``[0, n_classes * n_subclasses)``, the argmax of
-            :meth:`transform`.
-        """
-        return self.predict_subclass_log_proba(X).argmax(axis=1)
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the :meth:`transform` columns: ``subclass_<class>_<j>``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against the names seen in ``fit``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            One name per pseudo-subclass, ``j`` counting within each class.
-        """
-        return subclass_feature_names(self, input_features)
-
     def __sklearn_is_fitted__(self):
         return hasattr(self, "directions_")
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        tags.input_tags.allow_nan = False
-        tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags

@@ -148,28 +148,35 @@ class SubclassHeadNetwork(nn.Module):
     def _keep_hidden(self, layer, inputs, output):
         self._hidden.append(inputs[0])
 
-    def class_logits_and_subclass_input(self, X):
-        """The body's class logits ``a`` and what the subclass network reads."""
-        a = self.body(X)
-        if self.subclass_input == "input":
-            return a, X
-        inputs = self._hidden.pop().detach()
-        self._hidden.clear()
-        return a, inputs
+    def class_and_subclass_logits(self, X, dtype=None):
+        """Class logits ``a`` ``(N, C)`` and subclass logits ``b`` ``(N, K)``.
+
+        ``dtype``: run the subclass network with its parameters (and input)
+        cast to it; None runs it as it is.
+        """
+        try:
+            a = self.body(X)
+            # The hook kept the input of the body's last linear layer.
+            inputs = X if self.subclass_input == "input" else self._hidden[-1].detach()
+        finally:
+            self._hidden.clear()
+        if dtype is None:
+            return a, self.subclass_net(inputs)
+        parameters = {
+            name: value.to(dtype)
+            for name, value in self.subclass_net.state_dict().items()
+        }
+        b = torch.func.functional_call(self.subclass_net, parameters, inputs.to(dtype))
+        return a, b
 
     def forward(self, X):
         """Subclass log-probabilities ``(N, K)``; ``(N, C + K)`` logits in training."""
-        a, inputs = self.class_logits_and_subclass_input(X)
         if self.training:
-            return torch.cat([a, self.subclass_net(inputs)], dim=1)
+            return torch.cat(self.class_and_subclass_logits(X), dim=1)
         # Predictions run the subclass network and combine the two in float64:
         # float32 rounding that depends on the batch's shape (matrix-vector
         # against matrix-matrix kernels) then stays that of the body alone.
-        parameters = {
-            name: value.double()
-            for name, value in self.subclass_net.state_dict().items()
-        }
-        b = torch.func.functional_call(self.subclass_net, parameters, inputs.double())
+        a, b = self.class_and_subclass_logits(X, dtype=torch.float64)
         return self.log_proba(a.double(), b)
 
     def log_proba(self, class_logits_, b):
@@ -208,7 +215,9 @@ class SubclassTeacherLoss(nn.Module):
         early stopping) it is the class cross-entropy.
     n_subclasses : int, default=1
         Subclasses per class ``s``; tells a two-head network's training
-        output (``C + C * s`` columns) from its evaluation output.
+        output (``C + C * s`` columns) from its evaluation output. Logits of
+        any other width fail an assertion (with one head: a width that is not
+        a multiple of ``C``).
     aux_loss : {"contrastive", "information"}, default="contrastive"
         ``"contrastive"``: the paper's loss (with ``aux_scope`` and
         ``aux_temperature``); ``"information"``:
@@ -257,6 +266,7 @@ class SubclassTeacherLoss(nn.Module):
         if isinstance(y, (tuple, list)):
             y, weight = y
         n_classes = self.n_classes
+        self._check_width(logits.shape[1])
         if self.two_heads and logits.shape[1] == n_classes * (1 + self.n_subclasses):
             # (N, C + K) -> class logits a (N, C) and subclass logits b (N, K)
             a, b = logits[:, :n_classes], logits[:, n_classes:]
@@ -268,6 +278,21 @@ class SubclassTeacherLoss(nn.Module):
         if self.two_heads:
             return loss  # evaluation-mode output: the class cross-entropy
         return self._with_aux(loss, logits, y, weight)
+
+    def _check_width(self, width):
+        """Logits must be of the network this loss was made for."""
+        n_classes, s = self.n_classes, self.n_subclasses
+        if self.two_heads:
+            # training output (N, C + C * s) or evaluation output (N, C * s)
+            assert width in (n_classes * (1 + s), n_classes * s), (
+                f"a two-head network with {n_classes} classes of {s} subclasses "
+                f"gives {n_classes * (1 + s)} logits (training) or {n_classes * s} "
+                f"(evaluation), not {width}"
+            )
+        else:
+            assert width % n_classes == 0, (
+                f"{width} logits are not {n_classes} blocks of subclass logits"
+            )
 
     def _with_aux(self, loss, z, y, weight):
         if not self.aux_weight:

@@ -53,6 +53,7 @@ from skl2onnx.common.utils_classifier import (
 )
 from skl2onnx.helpers import add_onnx_graph
 
+from ._net import uncompiled
 from .modules import SubclassHeadNetwork
 from .student import SubclassDistilledStudent
 from .teacher import SubclassTeacherClassifier
@@ -99,8 +100,7 @@ class ProbabilityNetwork(nn.Module):
         network = self.network
         if not isinstance(network, SubclassHeadNetwork):
             return F.log_softmax(network(X), dim=1)
-        a, inputs = network.class_logits_and_subclass_input(X)
-        return network.log_proba(a, network.subclass_net(inputs))
+        return network.log_proba(*network.class_and_subclass_logits(X))
 
     def forward(self, X):
         """Class probabilities ``(N, C)`` (and subclass probabilities ``(N, K)``)."""
@@ -139,8 +139,7 @@ def export_network(estimator, subclass_proba=False, opset=None):
         If ``torch.onnx`` cannot export the network; the message names the
         network's class and torch's reason.
     """
-    module = estimator.net_.module_
-    module = getattr(module, "_orig_mod", module)  # compile=True
+    module = uncompiled(estimator.net_.module_)  # compile=True
     if any(t.dtype == torch.float64 for t in module.state_dict().values()):
         # precision="fp64": the graph runs a float32 copy, like every other.
         module = copy.deepcopy(module).float()
@@ -177,7 +176,6 @@ def export_network(estimator, subclass_proba=False, opset=None):
         ) from exc
     finally:
         module.train(was_training)
-        getattr(module, "_hidden", []).clear()
     return inline_local_functions(program.model_proto)
 
 

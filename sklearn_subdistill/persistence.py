@@ -23,6 +23,8 @@ from sklearn.frozen import FrozenEstimator
 
 from ._base import FITTED_ATTRIBUTES, SubclassNetworkMixin
 from ._loading import LABEL_KINDS, SCALARS, Loader, expect
+from ._net import uncompiled
+from .embedding import FITTED_ATTRIBUTES as EMBEDDING_FITTED_ATTRIBUTES
 from .embedding import EmbeddingSubclassTeacher
 
 __all__ = ["load", "save"]
@@ -208,15 +210,13 @@ def _encode_estimator(estimator):
         for key, value in estimator.get_params(deep=False).items()
     }
     if isinstance(estimator, EmbeddingSubclassTeacher):
-        fitted = hasattr(estimator, "directions_")
-        encode = _encode_embedding_fitted
+        fitted, encoders = hasattr(estimator, "directions_"), _EMBEDDING_ENCODERS
     else:
-        fitted = hasattr(estimator, "net_")
-        encode = _encode_fitted
+        fitted, encoders = hasattr(estimator, "net_"), _ENCODERS
     return {
         "class": type(estimator).__name__,
         "params": params,
-        "fitted": encode(estimator) if fitted else None,
+        "fitted": _encode_fitted(estimator, encoders) if fitted else None,
     }
 
 
@@ -303,8 +303,7 @@ def _encode_classes(estimator):
 
 
 def _encode_weights(estimator):
-    module = estimator.net_.module_
-    module = getattr(module, "_orig_mod", module)  # the module under torch.compile
+    module = uncompiled(estimator.net_.module_)
     return {
         "device": str(estimator.net_.device),
         "state_dict": {
@@ -352,32 +351,34 @@ _ENCODERS = {
 assert set(_ENCODERS) == set(FITTED_ATTRIBUTES), "every fitted attribute is saved"
 
 
-def _encode_fitted(estimator):
+def _encode_fitted(estimator, encoders):
+    """The record of every fitted attribute, as ``encoders`` write them."""
     record = {}
-    for name in FITTED_ATTRIBUTES:
-        record.update(_ENCODERS[name](estimator))
+    for encode in encoders.values():
+        record.update(encode(estimator))
     return record
 
 
-def _encode_embedding_fitted(estimator):
-    """An EmbeddingSubclassTeacher's fitted state: its model and its directions."""
+def _encode_embedded_model(estimator):
     model = estimator.estimator_
-    return {
-        **_encode_classes(estimator),
-        "n_subclasses": int(estimator.n_subclasses_),
-        "n_features_in": int(estimator.n_features_in_),
-        **_encode_feature_names(estimator),
-        "estimator": (
-            {"__param__": "estimator"}
-            if model is estimator.estimator  # a FrozenEstimator: stored once
-            else _encode_param(model)
-        ),
-        "means": torch.from_numpy(np.array(estimator.means_, dtype=np.float64)),
-        "directions": torch.from_numpy(
-            np.array(estimator.directions_, dtype=np.float64)
-        ),
-        "scales": torch.from_numpy(np.array(estimator.scales_, dtype=np.float64)),
+    if model is estimator.estimator:  # a FrozenEstimator: stored once
+        return {"estimator": {"__param__": "estimator"}}
+    return {"estimator": _encode_param(model)}
+
+
+def _float64(name):
+    return lambda e: {
+        name: torch.from_numpy(np.array(getattr(e, name + "_"), dtype=np.float64))
     }
+
+
+#: How an EmbeddingSubclassTeacher's fitted attributes are written.
+_EMBEDDING_ENCODERS = {
+    **{name: _ENCODERS[name] for name in EMBEDDING_FITTED_ATTRIBUTES[:4]},
+    "estimator_": _encode_embedded_model,
+    **{name + "_": _float64(name) for name in ("means", "directions", "scales")},
+}
+assert tuple(_EMBEDDING_ENCODERS) == EMBEDDING_FITTED_ATTRIBUTES, "all are saved"
 
 
 def _encode_teacher(estimator):

@@ -11,20 +11,18 @@ from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from . import _data
+from . import _training_data
 from ._base import SubclassNetworkMixin
-from ._data import ArrayData
 from ._params import NETWORK_CONSTRAINTS
+from ._prediction import PROBA_FLOOR
 from ._selection import AUTO_FALLBACK_WEIGHT, select_subclass_weight
 from ._streaming import STREAM_NAME
 from ._training import interrupts_stop
+from ._training_data import ArrayData
 from .modules import SubclassDistillationLoss
 from .teacher import SubclassTeacherClassifier
 
 __all__ = ["SubclassDistilledStudent"]
-
-#: Probabilities of non-subclass teachers are clipped here before the log.
-_PROBA_FLOOR = 1e-12
 
 
 class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstimator):
@@ -313,7 +311,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
-    def _make_criterion(self, n_classes):
+    def _make_criterion(self, n_classes, n_subclasses):
         return SubclassDistillationLoss(
             n_classes=n_classes,
             alpha=self.alpha,
@@ -353,11 +351,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         return teacher_classes, n_subclasses
 
     def _extra_targets(self, X):
-        teacher = self.teacher_
-        logits = _teacher_logits(teacher, X, self._float_dtype())
-        n_outputs = len(teacher.classes_) * getattr(teacher, "n_subclasses_", 1)
-        _check_teacher_logits(teacher, logits, n_outputs)
-        return (logits,)
+        return (_teacher_logits(self.teacher_, X, self._float_dtype()),)
 
     def _fitted_teacher(self, data):
         """The teacher to distil: the frozen one, or a clone fitted on ``data``."""
@@ -439,14 +433,26 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
                 f"for the teacher and {own[i]!r} in X. Teacher and student need the "
                 "same columns in the same order."
             )
-        classes = np.asarray(teacher.classes_)
-        n_subclasses = getattr(teacher, "n_subclasses_", 1)
-        return classes, n_subclasses
+        return np.asarray(teacher.classes_), getattr(teacher, "n_subclasses_", 1)
 
 
-def _check_teacher_logits(teacher, logits, n_outputs):
-    """The teacher's outputs must be finite and one per (sub)class."""
+def _teacher_logits(teacher, X, dtype):
+    """The teacher's (subclass) log-probabilities as ``dtype``, computed in
+    batches and checked: finite, one per (sub)class.
+
+    float32 for a student trained in float32 (half the memory); float64 for
+    one trained in float64 (``precision="fp64"``).
+    """
+    if hasattr(teacher, "predict_subclass_log_proba"):
+        logits = teacher.predict_subclass_log_proba(X).astype(dtype)
+    else:
+        parts = [
+            np.log(np.clip(teacher.predict_proba(X[batch]), PROBA_FLOOR, None))
+            for batch in gen_batches(len(X), _training_data.INFERENCE_BATCH_SIZE)
+        ]
+        logits = np.concatenate(parts).astype(dtype)
     name = type(getattr(teacher, "estimator", teacher)).__name__
+    n_outputs = len(teacher.classes_) * getattr(teacher, "n_subclasses_", 1)
     if logits.ndim != 2 or logits.shape[1] != n_outputs:
         raise ValueError(
             f"The teacher {name} returned probabilities of shape {logits.shape}; "
@@ -457,18 +463,4 @@ def _check_teacher_logits(teacher, logits, n_outputs):
             f"The teacher {name} returned non-finite (NaN or infinite) "
             "probabilities; the student cannot learn from them."
         )
-
-
-def _teacher_logits(teacher, X, dtype):
-    """The teacher's (subclass) log-probabilities as ``dtype``, computed in batches.
-
-    float32 for a student trained in float32 (half the memory); float64 for
-    one trained in float64 (``precision="fp64"``).
-    """
-    if hasattr(teacher, "predict_subclass_log_proba"):
-        return teacher.predict_subclass_log_proba(X).astype(dtype)
-    parts = [
-        np.log(np.clip(teacher.predict_proba(X[batch]), _PROBA_FLOOR, None))
-        for batch in gen_batches(len(X), _data.INFERENCE_BATCH_SIZE)
-    ]
-    return np.concatenate(parts).astype(dtype)
+    return logits

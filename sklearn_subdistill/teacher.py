@@ -389,7 +389,7 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
     def _two_heads(self, n_subclasses):
         return self.subclass_head != "shared" and n_subclasses > 1
 
-    def _make_criterion(self, n_classes):
+    def _make_criterion(self, n_classes, n_subclasses):
         return SubclassTeacherLoss(
             n_classes=n_classes,
             aux_weight=self.aux_weight,
@@ -397,9 +397,18 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
             aux_scope=self.aux_scope,
             aux_loss=self.aux_loss,
             aux_entropy_weight=self.aux_entropy_weight,
-            two_heads=self._two_heads(self.n_subclasses),
-            n_subclasses=self.n_subclasses,
+            two_heads=self._two_heads(n_subclasses),
+            n_subclasses=n_subclasses,
         )
+
+    def _check_continuable(self):
+        if self.n_subclasses != self.n_subclasses_:
+            raise ValueError(
+                "warm_start=True and partial_fit continue the fitted network, which "
+                f"has n_subclasses_={self.n_subclasses_}, but n_subclasses is now "
+                f"{self.n_subclasses}. Set warm_start=False and call fit to train a "
+                "new network."
+            )
 
     def _network_config(self, config, n_classes, n_subclasses):
         if not self._two_heads(n_subclasses):

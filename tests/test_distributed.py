@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from sklearn_subdistill import _distributed
-from sklearn_subdistill._datasets import ArrayDataset
 from sklearn_subdistill._net import BatchIterator
+from sklearn_subdistill._torch_datasets import ArrayDataset
 
 from .distributed_worker import AUX_LOSSES, SCENARIOS, aux_batch, make_data, results
 

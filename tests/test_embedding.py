@@ -22,12 +22,13 @@ from sklearn_subdistill import (
     EmbeddingSubclassTeacher,
     SubclassDistilledStudent,
     SubclassTeacherClassifier,
-    _data,
+    _training_data,
     load,
     save,
 )
 from sklearn_subdistill._embeddings import embedding_function
 from sklearn_subdistill.metrics import subclass_recovery_score
+from sklearn_subdistill.modules import SubclassHeadNetwork
 
 from .conftest import FAST
 
@@ -117,6 +118,58 @@ def test_auto_embedding_is_the_input_of_the_output_layer(digits2, kind):
     assert_allclose(teacher.directions_ @ weights.T, 0.0, atol=1e-9)
 
 
+class ConvNet(torch.nn.Module):
+    """A user's CNN of the 8x8 digits: convolutions in ``body``, linear ``head``."""
+
+    def __init__(self, n_features, n_outputs, body_linear=False):
+        super().__init__()
+        if body_linear:  # a body that holds a Linear too
+            self.body = torch.nn.Sequential(torch.nn.Linear(n_features, 64))
+        else:
+            self.body = torch.nn.Sequential(
+                torch.nn.Unflatten(1, (1, 8, 8)),
+                torch.nn.Conv2d(1, 4, 3),
+                torch.nn.ReLU(),
+                torch.nn.Flatten(),
+            )
+        width = 64 if body_linear else 4 * 6 * 6
+        self.head = torch.nn.Sequential(
+            torch.nn.Linear(width, 12), torch.nn.ReLU(), torch.nn.Linear(12, n_outputs)
+        )
+
+    def forward(self, X):
+        return self.head(self.body(X))
+
+
+@pytest.mark.parametrize("body_linear", [False, True])
+@pytest.mark.parametrize("head", ["shared", "separate"])
+def test_auto_embedding_of_a_network_with_a_body_of_its_own(digits2, body_linear, head):
+    # Regression: the teacher's class network was found by the attribute name
+    # "body", so a user's network with a "body" was read at the wrong layer
+    # (or had "no torch.nn.Linear layer").
+    X_train, X_test, y_train, *_ = digits2
+    model = _network(
+        module=ConvNet,
+        module__body_linear=body_linear,
+        subclass_head=head,
+        n_subclasses=2,
+    ).fit(X_train, y_train)
+    teacher = EmbeddingSubclassTeacher(
+        FrozenEstimator(model), n_subclasses=2, random_state=0
+    ).fit(X_train, y_train)
+    _check_subclass_outputs(teacher, X_test)
+    network = model.net_.module_
+    if head == "separate":  # the class network inside the package's wrapper
+        assert isinstance(network, SubclassHeadNetwork)
+        network = network.body
+    last = network.head[-1]  # the output layer: hooked through its input
+    with torch.no_grad():
+        embedding = network.head[:-1](network.body(torch.as_tensor(X_test)))
+    embed, weights = embedding_function(model, "auto")
+    assert_allclose(embed(X_test), embedding.double().numpy(), rtol=1e-6)
+    assert_array_equal(weights, last.weight.detach().double().numpy())
+
+
 def test_callable_embedding_of_gradient_boosting_leaves(digits2):
     X_train, X_test, y_train, *_ = digits2
     calls = []
@@ -152,7 +205,7 @@ def test_batches_bound_the_rows_per_call(digits2, monkeypatch):
     )
     whole = teacher.fit(X_train, y_train).predict_subclass_log_proba(X_test)
     directions = teacher.directions_
-    monkeypatch.setattr(_data, "INFERENCE_BATCH_SIZE", 100)
+    monkeypatch.setattr(_training_data, "INFERENCE_BATCH_SIZE", 100)
     sizes.clear()
     teacher.fit(X_train, y_train)
     assert max(sizes) == 100 and sum(sizes) == len(X_train)

@@ -22,7 +22,7 @@ from sklearn_subdistill import (
     SubclassTeacherClassifier,
 )
 from sklearn_subdistill import (
-    _data as data_module,
+    _training_data as data_module,
 )
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)

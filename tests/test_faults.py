@@ -14,7 +14,7 @@ from torch import nn
 from sklearn_subdistill import (
     SubclassDistilledStudent,
     SubclassTeacherClassifier,
-    _data,
+    _training_data,
 )
 
 TINY = dict(
@@ -289,5 +289,5 @@ def test_out_of_memory_in_prediction_names_the_batch(data, monkeypatch):
     ).fit(X, y)
     with pytest.raises(torch.cuda.OutOfMemoryError, match="in batches of 8192 rows"):
         model.predict_proba(X)
-    monkeypatch.setattr(_data, "INFERENCE_BATCH_SIZE", 50)
+    monkeypatch.setattr(_training_data, "INFERENCE_BATCH_SIZE", 50)
     assert model.predict_proba(X).shape == (len(X), 2)

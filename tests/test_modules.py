@@ -382,6 +382,19 @@ def test_two_head_loss():
     )
 
 
+def test_teacher_loss_asserts_the_width_of_its_logits():
+    # Regression: a two-head loss took logits of another width for the
+    # evaluation output and computed a meaningless loss.
+    y = torch.tensor([0, 1, 0, 1])
+    loss = SubclassTeacherLoss(2, two_heads=True, n_subclasses=3)
+    loss(torch.randn(4, 8), y)  # training output C + C * s
+    loss(torch.randn(4, 6), y)  # evaluation output C * s
+    with pytest.raises(AssertionError, match=r"8 logits \(training\) or 6"):
+        loss(torch.randn(4, 22), y)  # C + C * 10: a network of 10 subclasses
+    with pytest.raises(AssertionError, match="not 2 blocks"):
+        SubclassTeacherLoss(2)(torch.randn(4, 5), y)
+
+
 def test_within_class_scope_of_the_teacher_loss():
     torch.manual_seed(0)
     z, y = torch.randn(8, 6), torch.tensor([0, 1, 2, 0, 1, 2, 0, 0])

@@ -3,6 +3,8 @@
 from unittest import mock
 
 import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
 from torch.utils.data import TensorDataset
 
 from sklearn_subdistill import (
@@ -65,3 +67,60 @@ def test_resolved_configuration(digits2):
     assert config.optimizer_params == {"momentum": 0.9}
     assert config.device == "cpu"
     assert config.callbacks == []
+
+
+# -- which names are parameters -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, suggestion",
+    [("max_epoch", "max_epochs"), ("n_subclases", "n_subclasses"), ("xyz", None)],
+)
+def test_set_params_refuses_an_unknown_name_at_once(name, suggestion):
+    # Regression: set_params(max_epoch=3) was accepted and failed only in fit.
+    model = SubclassTeacherClassifier(**SHORT)
+    before = model.get_params()
+    with pytest.raises(ValueError, match=f"Invalid parameter '{name}'") as error:
+        model.set_params(lr=0.5, **{name: 3})
+    if suggestion:
+        assert f"Did you mean '{suggestion}'?" in str(error.value)
+    else:
+        assert "Did you mean" not in str(error.value)
+    assert model.get_params() == before  # nothing was set
+    student = SubclassDistilledStudent(teacher=SubclassTeacherClassifier())
+    with pytest.raises(ValueError, match="Did you mean 'temperature'"):
+        student.set_params(temprature=2.0)
+    with pytest.raises(ValueError, match="Invalid parameter 'teachr__lr'"):
+        student.set_params(teachr__lr=0.1)
+
+
+def test_routed_parameters_stay_settable_and_searchable(digits2):
+    X, _, y, *_ = digits2
+    model = SubclassTeacherClassifier(**SHORT).set_params(
+        module__dropout=0.1, optimizer__weight_decay=1e-4
+    )
+    params = model.get_params()
+    assert params["module__dropout"] == 0.1
+    assert params["optimizer__weight_decay"] == 1e-4
+    assert clone(model).get_params()["module__dropout"] == 0.1
+    student = SubclassDistilledStudent(teacher=SubclassTeacherClassifier())
+    student.set_params(teacher__module__dropout=0.2, teacher__n_subclasses=2)
+    assert student.teacher.get_params()["module__dropout"] == 0.2
+    search = GridSearchCV(
+        model,
+        {"module__dropout": [0.0, 0.2], "optimizer__weight_decay": [0.0, 1e-3]},
+        cv=2,
+    ).fit(X[:200], y[:200])
+    assert set(search.best_params_) == {"module__dropout", "optimizer__weight_decay"}
+
+
+def test_a_public_attribute_is_not_a_parameter():
+    # Regression: anything in vars(self) became a parameter and survived clone.
+    model = SubclassTeacherClassifier()
+    model.note = "mine"
+    assert "note" not in model.get_params()
+    assert not hasattr(clone(model), "note")
+    # An unknown name given to __init__ is kept for fit to refuse.
+    typo = SubclassTeacherClassifier(n_subclases=3)
+    assert clone(typo).get_params()["n_subclases"] == 3
+    typo.set_params(**typo.get_params())  # what get_params gives, set_params takes

@@ -425,11 +425,30 @@ def _patched(case):
             stack.enter_context(mock.patch(target, replacement))
         if case.torch_free:
             stack.enter_context(mock.patch.object(nn.Module, "__init__", _no_network))
-            stack.enter_context(mock.patch.object(SubclassNet, "fit", _no_network))
-            stack.enter_context(
-                mock.patch.object(SubclassNet, "evaluation_step", _no_network)
-            )
+            for method in NETWORK_METHODS:
+                stack.enter_context(mock.patch.object(SubclassNet, method, _no_network))
         yield
+
+
+#: What the estimators call to train and predict (skorch's ``fit`` never is).
+NETWORK_METHODS = ("initialize", "partial_fit", "evaluation_step")
+
+
+def test_the_guarded_methods_are_the_ones_that_run(context):
+    # The guard above must patch what runs: it once patched SubclassNet.fit.
+    called = []
+    with contextlib.ExitStack() as stack:
+        for method in NETWORK_METHODS:
+            original = getattr(SubclassNet, method)
+
+            def spy(net, *args, _original=original, **kwargs):
+                called.append(_original.__name__)
+                return _original(net, *args, **kwargs)
+
+            stack.enter_context(mock.patch.object(SubclassNet, method, spy))
+        X, y = context["X"], context["y"]
+        SubclassTeacherClassifier(max_epochs=1, device="cpu").fit(X, y).predict(X)
+    assert set(called) == set(NETWORK_METHODS)
 
 
 def run_case(case, context):

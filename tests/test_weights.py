@@ -220,6 +220,28 @@ def test_warm_start_refuses_another_network(small):
     assert model.net_.optimizer_.param_groups[0]["lr"] == 1e-3
 
 
+@pytest.mark.parametrize("head", ["separate", "shared"])
+@pytest.mark.parametrize("continued_by", ["warm_start", "partial_fit"])
+def test_continuing_refuses_another_number_of_subclasses(small, head, continued_by):
+    # Regression: the network kept n_subclasses_ while the loss took the new
+    # n_subclasses, and training ran on a meaningless loss without an error.
+    X, y, _ = small
+    model = _teacher(max_epochs=1, warm_start=True, n_subclasses=2, subclass_head=head)
+    model.fit(X, y)
+    before = [p.detach().clone() for p in model.net_.module_.parameters()]
+    model.set_params(n_subclasses=3)
+    with pytest.raises(ValueError, match=r"n_subclasses_=2, but n_subclasses is now 3"):
+        if continued_by == "warm_start":
+            model.fit(X, y)
+        else:
+            model.partial_fit(X, y)
+    after = list(model.net_.module_.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert model.n_subclasses_ == 2 and model.n_iter_ == 1
+    model.set_params(warm_start=False).fit(X, y)  # a new network: fine
+    assert model.n_subclasses_ == 3
+
+
 def test_partial_fit_over_chunks_reaches_fit(digits2):
     X_train, X_test, y_train, y_test, *_ = digits2
     params = dict(FAST, n_subclasses=2)

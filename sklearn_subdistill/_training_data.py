@@ -17,7 +17,6 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from ._datasets import ArrayDataset, BatchStream, RowDataset
 from ._streaming import (
     STREAM_NAME,
     Source,
@@ -29,6 +28,7 @@ from ._streaming import (
     labelled_part,
     scan,
 )
+from ._torch_datasets import ArrayDataset, BatchStream, RowDataset
 
 #: Rows per batch at inference: large enough to keep the device busy, small
 #: enough that memory stays bounded by the batch, not by the number of rows.
