@@ -44,12 +44,12 @@ import numpy as np  # noqa: E402
 from sklearn.frozen import FrozenEstimator  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn_subdistill._study import epochs_for_steps  # noqa: E402
 
 from sklearn_subdistill import (  # noqa: E402
     SubclassDistilledStudent,
     SubclassTeacherClassifier,
 )
-from sklearn_subdistill._study import epochs_for_steps  # noqa: E402
 from sklearn_subdistill.datasets import load_digits_superclasses  # noqa: E402
 from sklearn_subdistill.metrics import subclass_recovery_score  # noqa: E402
 

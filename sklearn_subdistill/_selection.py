@@ -48,7 +48,9 @@ def select_subclass_weight(student, data, teacher, classes):
         :data:`AUTO_FALLBACK_WEIGHT`).
     """
     X = getattr(data, "X", None)
-    if X is None or (torch.distributed.is_available() and torch.distributed.is_initialized()):
+    if X is None or (
+        torch.distributed.is_available() and torch.distributed.is_initialized()
+    ):
         return AUTO_FALLBACK_WEIGHT, {}
     labelled = np.flatnonzero(data.labelled)
     labels = np.asarray(data.values)
@@ -57,18 +59,20 @@ def select_subclass_weight(student, data, teacher, classes):
         return AUTO_FALLBACK_WEIGHT, {}
     seed = student.random_state if isinstance(student.random_state, int) else 0
     try:
-        fit_rows, held = train_test_split(
+        _, held = train_test_split(
             np.arange(len(labelled)), test_size=n_held, random_state=seed,
             stratify=labels,
         )  # fmt: skip
     except ValueError:  # a class too rare to stratify
-        fit_rows, held = train_test_split(
+        _, held = train_test_split(
             np.arange(len(labelled)), test_size=n_held, random_state=seed
         )
     keep = np.ones(len(data.labelled), dtype=bool)
     keep[labelled[held]] = False
     # Every row's label, -1 where there is none (object dtype keeps string labels).
-    y = np.full(len(keep), -1, dtype=labels.dtype if labels.dtype.kind in "iu" else object)
+    y = np.full(
+        len(keep), -1, dtype=labels.dtype if labels.dtype.kind in "iu" else object
+    )
     y[labelled] = labels
     weight = data.sample_weight
     fit_params = {} if weight is None else {"sample_weight": weight[keep]}

@@ -198,7 +198,10 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         **NETWORK_CONSTRAINTS,
         "teacher": [None, HasMethods(["fit", "predict_proba"])],
         "temperature": [Interval(Real, 0, None, closed="neither")],
-        "subclass_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "subclass_weight": [
+            Interval(Real, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "alpha": [Interval(Real, 0, 1, closed="both")],
     }
 
@@ -207,7 +210,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         *,
         teacher=None,
         temperature=1.0,
-        subclass_weight=0.3,
+        subclass_weight="auto",
         alpha=0.5,
         hidden_layer_sizes=(64,),
         module=None,

@@ -1,15 +1,23 @@
-"""The paper-protocol study behind ``python -m sklearn_subdistill`` and
-``benchmarks/paper_protocol.py``: its rows, tables and parallel seeds."""
+"""The paper-protocol study behind ``benchmarks/paper_protocol.py``: its rows,
+tables and parallel seeds (the harness lives with the benchmarks)."""
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sklearn_subdistill._study import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from _study import (
+    BASELINES,
+    STUDENTS,
     difference_table,
     fit_teachers,
     paper_protocol_study,
     summary_table,
 )
+
 from sklearn_subdistill.datasets import make_subclass_classification
 
 FAST = dict(
@@ -17,7 +25,6 @@ FAST = dict(
     seeds=(0,),
     teacher_params={"max_epochs": 2, "hidden_layer_sizes": (16,)},
     student_steps=4,
-    progress=False,
 )
 
 
@@ -30,43 +37,50 @@ def data():
 
 def test_rows_hold_every_student_teacher_and_baseline(data):
     X, y, hidden = data
-    rows = paper_protocol_study(
-        X, y, hidden, designs={"three": {"n_subclasses": 3}}, **FAST
-    )
+    rows = paper_protocol_study(X, y, hidden, **FAST)
     assert [(r["regime"], r["fraction"]) for r in rows] == [
         ("low data", 0.2),
         ("transfer", 0.2),
     ]
     low, transfer = rows
     assert low["purity subclass"] >= low["recovery subclass"]
-    for key in ("labels only", "conventional", "subclass", "paper loss",
-                "embedding", "three", "subclass, subclass_weight=1",
-                "MLPClassifier", "HistGradientBoosting", "LogisticRegression",
-                "teacher subclass", "recovery subclass", "recovery three",
-                "purity subclass", "purity embedding"):  # fmt: skip
+    for key in (*STUDENTS, *BASELINES, "teacher subclass", "teacher paper",
+                "recovery subclass", "recovery paper, n_subclasses=5",
+                "recovery subclass, n_subclasses=5", "purity embedding"):  # fmt: skip
         assert 0 <= low[key] <= 1, key
+    assert low["subclass weight chosen"] in (0.0, 1.0)
     assert low["n_labelled"] == transfer["n_labelled"] == 28  # 20% of 140 rows
     # Labels-only students and the baselines never see the transfer rows.
     for key in ("labels only", "MLPClassifier", "LogisticRegression"):
         assert low[key] == transfer[key]
 
 
-def test_teachers_keep_their_defaults_unless_told(data):
+def test_groups_stay_on_one_side_of_the_split(data):
+    X, y, _ = data
+    groups = np.arange(len(y)) // 4
+    rows = paper_protocol_study(X, y, None, groups, **FAST)
+    assert "recovery subclass" not in rows[0]  # nothing hidden to recover
+    from _study import _split
+
+    train, test = _split(X, y, None, groups, 0, 0.3)
+    assert not set(groups[train]) & set(groups[test])
+
+
+def test_teachers_keep_the_package_defaults(data):
     X, y, _ = data
     X = X.astype(np.float32)
     params = {"max_epochs": 1, "hidden_layer_sizes": (8,), "device": "cpu"}
-    teachers = fit_teachers(X, y, seed=0, teacher_params=params)
+    teachers = fit_teachers(X, y, seed=0, teacher_params=params, recovery=True)
     assert teachers["subclass"].n_subclasses_ == 10  # the estimator's default
     assert teachers["conventional"].n_subclasses_ == 1
+    assert teachers["paper"].subclass_head == "shared"
+    assert teachers["paper, n_subclasses=5"].n_subclasses_ == 5
     assert teachers["embedding"].n_subclasses == 5  # EmbeddingSubclassTeacher's
-    told = fit_teachers(X, y, seed=0, n_subclasses=3, teacher_params=params)
-    assert told["subclass"].n_subclasses_ == told["paper loss"].n_subclasses_ == 3
-    assert told["embedding"].n_subclasses == 3
 
 
 def test_parallel_seeds_give_the_same_rows(data):
     X, y, hidden = data
-    settings = {**FAST, "seeds": (0, 1), "designs": ()}
+    settings = {**FAST, "seeds": (0, 1)}
     one = paper_protocol_study(X, y, hidden, **settings)
     two = paper_protocol_study(X, y, hidden, n_jobs=2, **settings)
     for a, b in zip(one, two, strict=True):
