@@ -51,7 +51,10 @@ STUDENTS = {
     "labels only": ("conventional", {"alpha": 0.0}),
     "conventional": ("conventional", {}),
     "subclass": ("subclass", {}),
-    "subclass, split always": ("subclass", {"subclass_weight": 1.0}),
+    "subclass, split always": (
+        "subclass",
+        {"subclass_weight": 1.0, "temperature": 4.0},
+    ),
     "paper's method": ("paper", {"subclass_weight": 1.0, "temperature": 4.0}),
     "embedding": ("embedding", {}),
 }

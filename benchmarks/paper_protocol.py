@@ -224,9 +224,10 @@ unlabelled, `y=-1` (**transfer**).
   {student_defaults}.
 - Students: `labels only` (`alpha=0`); `conventional` (the 1-subclass twin,
   student defaults); `subclass` (the package's defaults for both); `subclass,
-  split always` (the same teacher, `subclass_weight=1`: what `"auto"` may give
-  up); `paper's method` (teacher {TEACHERS["paper"]}, student
-  `subclass_weight=1, temperature=4`, as in the paper's demo); `embedding`
+  split always` (the same teacher, `subclass_weight=1, temperature=4`:
+  the candidate `"auto"` may choose, taken every time); `paper's method`
+  (teacher {TEACHERS["paper"]}, student `subclass_weight=1, temperature=4`,
+  as in the paper's demo); `embedding`
   (`EmbeddingSubclassTeacher` of the twin, student defaults).
 - Baselines on the same labelled rows: `MLPClassifier((32,), max_iter=2000)`,
   `HistGradientBoostingClassifier()`, `LogisticRegression(max_iter=2000)`.

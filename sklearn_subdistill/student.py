@@ -15,7 +15,7 @@ from . import _training_data
 from ._base import SubclassNetworkMixin
 from ._params import NETWORK_CONSTRAINTS
 from ._prediction import PROBA_FLOOR
-from ._selection import AUTO_FALLBACK_WEIGHT, select_subclass_weight
+from ._selection import AUTO_CANDIDATES, AUTO_FALLBACK_WEIGHT, select_subclass_weight
 from ._streaming import STREAM_NAME
 from ._training import interrupts_stop
 from ._training_data import ArrayData
@@ -315,18 +315,21 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _make_criterion(self, n_classes, n_subclasses):
+        weight, temperature = self._distillation_settings()
         return SubclassDistillationLoss(
             n_classes=n_classes,
             alpha=self.alpha,
-            temperature=self.temperature,
-            subclass_weight=self._subclass_weight(),
+            temperature=temperature,
+            subclass_weight=weight,
         )
 
-    def _subclass_weight(self):
-        """The weight of the teacher's split: the parameter, or the one chosen."""
-        if self.subclass_weight == "auto":
-            return self.subclass_weight_
-        return float(self.subclass_weight)
+    def _distillation_settings(self):
+        """The split's weight and the temperature: the parameters, or the
+        candidate ``subclass_weight="auto"`` chose."""
+        if self.subclass_weight != "auto":
+            return float(self.subclass_weight), self.temperature
+        temperature = dict(AUTO_CANDIDATES).get(self.subclass_weight_)
+        return self.subclass_weight_, temperature or self.temperature
 
     def _fit_classes(self, data, classes, incremental=False):
         self.teacher_ = self._fitted_teacher(data)
