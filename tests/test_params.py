@@ -25,9 +25,9 @@ def resolutions():
     """The names of the estimators whose parameters were resolved, in order."""
     seen = []
 
-    def spy(estimator, device=None):
+    def spy(estimator, **kwargs):
         seen.append(type(estimator).__name__)
-        return resolve_network_params(estimator, device=device)
+        return resolve_network_params(estimator, **kwargs)
 
     with mock.patch.object(_base, "resolve_network_params", spy):
         yield seen
