@@ -69,6 +69,19 @@ def test_resolved_configuration(digits2):
     assert config.callbacks == []
 
 
+@pytest.mark.parametrize("incremental", [False, True])
+def test_early_stopping_is_decided_once(incremental):
+    model = SubclassTeacherClassifier(early_stopping=True, batch_size=32, lr=0.5)
+    config = resolve_network_params(model, incremental=incremental)
+    # partial_fit never stops early; everything below reads this field.
+    assert config.early_stopping is not incremental
+    assert (config.name, config.batch_size, config.lr) == (
+        "SubclassTeacherClassifier",
+        32,
+        0.5,
+    )
+
+
 # -- which names are parameters -----------------------------------------------
 
 
