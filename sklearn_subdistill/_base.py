@@ -1,8 +1,10 @@
 """What the teacher and the student share: one fit path (prediction: ``_prediction``).
 
 :class:`SubclassNetworkMixin.fit <SubclassNetworkMixin._fit>` is a template
-method: it resolves the network parameters once, reads the input into one
-:class:`~._training_data.TrainingData`, asks the estimator for what differs (its
+method: it resolves the parameters once into a
+:class:`~._params.NetworkConfig`, which the layers below take in place of the
+estimator, reads the input into one :class:`~._training_data.TrainingData`
+(recording its columns itself), asks the estimator for what differs (its
 classes, extra targets and criterion: ``_fit_classes``, ``_extra_targets``,
 ``_make_criterion``), and trains one net.
 """
@@ -15,9 +17,10 @@ from sklearn.base import TransformerMixin
 from sklearn.utils import check_random_state
 from skorch.history import History
 
+from ._devices import usable_device
 from ._distributed import agree_on_seed
 from ._net import uncompiled
-from ._params import RoutedParamsMixin, resolve_network_params, usable_device
+from ._params import RoutedParamsMixin, resolve_network_params
 from ._prediction import SubclassPredictionMixin
 from ._streaming import STREAM_NAME, is_stream
 from ._training import continue_net, make_net, run_fit
@@ -113,31 +116,38 @@ class SubclassNetworkMixin(
         estimator's network goes on training (skorch's ``partial_fit``, the
         optimizer's state kept); otherwise a new one is trained.
         """
-        config = resolve_network_params(self)
+        config = resolve_network_params(self, incremental=incremental)
         if incremental:
             self._check_partial_fit_input(X)
         continuing = hasattr(self, "net_") and (incremental or self.warm_start)
+        fitted_columns = None
         if continuing:
             self._check_continuable()
+            fitted_columns = (
+                self.n_features_in_,
+                getattr(self, "feature_names_in_", None),
+            )
         else:
             # A fit that fails from here on leaves the estimator unfitted, not
             # holding the previous fit's network beside the new fit's classes.
-            # (validate_data manages the attributes that describe X's columns.)
-            for attribute in FITTED_ATTRIBUTES[2:]:
+            for attribute in FITTED_ATTRIBUTES:
                 self.__dict__.pop(attribute, None)
-        n_features = getattr(self, "n_features_in_", None)
         data = read_training_data(
-            self,
+            config,
             X,
             y,
             semi_supervised=self._semi_supervised,
             sample_weight=sample_weight,
-            reset=not continuing,
+            fitted_columns=fitted_columns,
         )
+        if not continuing:
+            self.n_features_in_ = data.n_features
+            if data.feature_names is not None:
+                self.feature_names_in_ = data.feature_names
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         seed = agree_on_seed(seed)  # within a process group: rank 0's
         if continuing:
-            classes = self._check_known_input(data, classes, n_features)
+            classes = self._check_known_input(data, classes, self.n_features_in_)
             n_subclasses = self.n_subclasses_
             # Another shuffle than the previous fits', still reproducible.
             seed = (seed + len(self.net_.history)) % np.iinfo(np.int32).max
@@ -152,24 +162,22 @@ class SubclassNetworkMixin(
             classes,
             self._extra_targets,
             device,
-            self.class_weight,
+            config.class_weight,
             float_dtype=self._float_dtype(),
         )
         criterion = self._make_criterion(len(classes), n_subclasses)
         net = make_net(
-            self,
             config,
             n_features=data.n_features,
             n_outputs=len(classes) * n_subclasses,
             criterion=criterion,
             seed=seed,
-            incremental=incremental,
         )
         if continuing:
             net = continue_net(self.net_, net, criterion)
-        epochs = 1 if incremental else (self.max_epochs if continuing else None)
+        epochs = 1 if incremental else (config.max_epochs if continuing else None)
         self.net_ = run_fit(
-            self, net, dataset, seed=seed, stratify=stratify, epochs=epochs
+            config, net, dataset, seed=seed, stratify=stratify, epochs=epochs
         )
         self.classes_ = classes
         self.n_subclasses_ = n_subclasses
@@ -233,7 +241,6 @@ class SubclassNetworkMixin(
         n_classes = len(self.classes_)
         config = self._network_config(config, n_classes, self.n_subclasses_)
         net = make_net(
-            self,
             config,
             n_features=self.n_features_in_,
             n_outputs=n_classes * self.n_subclasses_,

@@ -12,7 +12,7 @@ import torch
 from sklearn.frozen import FrozenEstimator
 
 from ._base import FITTED_ATTRIBUTES
-from ._params import resolve_device, usable_device
+from ._devices import resolve_device, usable_device
 from .embedding import FITTED_ATTRIBUTES as EMBEDDING_FITTED_ATTRIBUTES
 from .embedding import EmbeddingSubclassTeacher
 from .student import SubclassDistilledStudent

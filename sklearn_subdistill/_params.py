@@ -2,9 +2,11 @@
 
 Parameters are stored as given (``__init__``, ``set_params``) and checked once
 per ``fit`` by :func:`resolve_network_params`, which turns them into a
-:class:`NetworkConfig`: everything the net is built from, resolved (sizes as a
-tuple, optimizer and module classes, the device string). Nothing after it
-checks a parameter again.
+:class:`NetworkConfig`: everything the net is built from and trained with,
+resolved (sizes as a tuple, optimizer and module classes, the device string,
+whether training stops early). The layers below the estimator (reading the
+data, building and training the net) take that configuration, never the
+estimator; nothing after it checks a parameter again.
 """
 
 import copy
@@ -17,6 +19,8 @@ import torch
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from skorch.callbacks import Callback
 
+from ._devices import resolve_device
+from ._distributed import is_main_process
 from .modules import MLP
 
 #: Prefixes of the extra keyword parameters the estimators accept and pass on.
@@ -30,9 +34,6 @@ OPTIMIZERS = {
 
 #: Names of the callbacks the estimators add to every net.
 OWN_CALLBACKS = ("finite_loss", "keep_last_epoch", "early_stopping", "progress_bar")
-
-#: Accelerator device types the estimators accept, with their names in messages.
-_ACCELERATORS = {"cuda": "CUDA", "mps": "MPS", "xpu": "XPU"}
 
 
 def _ordered(options):
@@ -69,10 +70,12 @@ NETWORK_CONSTRAINTS = {
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """The network parameters of one fit, checked and resolved.
+    """The network and training parameters of one fit, checked and resolved.
 
     Attributes
     ----------
+    name : str
+        The estimator's class name, for messages.
     module : type
         The ``torch.nn.Module`` class.
     module_params : dict
@@ -85,77 +88,44 @@ class NetworkConfig:
         The user's callbacks, copied.
     device : str
         The torch device to train on.
+    lr, max_epochs, batch_size, validation_fraction, n_iter_no_change, tol, \
+    precision, compile, class_weight
+        The estimator's parameters of these names.
+    early_stopping : bool
+        Whether training stops early (on a validation split): the parameter,
+        except in ``partial_fit``, which never does.
+    verbose : int
+        The ``verbose`` parameter; 0 outside rank 0 of a process group.
     """
 
+    name: str
     module: type
     module_params: dict
     optimizer: type
     optimizer_params: dict
     callbacks: list
     device: str
+    lr: float
+    max_epochs: int
+    batch_size: int
+    early_stopping: bool
+    validation_fraction: float
+    n_iter_no_change: int
+    tol: float
+    precision: str
+    compile: bool
+    class_weight: object
+    verbose: int
 
 
-def resolve_device(device):
-    """The torch device string for ``device``; ``"auto"`` picks CUDA when present.
-
-    Raises ``ValueError`` for an unknown device, a device type the estimators
-    do not train on, or one that is not available on this machine.
-    """
-    if isinstance(device, str) and device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or "
-            "'cuda:N'."
-        ) from exc
-    if resolved.type == "cpu":
-        return str(resolved)
-    if resolved.type not in _ACCELERATORS:
-        raise ValueError(
-            f"device={device!r} is not supported: the estimators train on 'cpu', "
-            "'cuda', 'cuda:N', 'mps' or 'xpu' (or 'auto')."
-        )
-    backend = getattr(torch, resolved.type, None)
-    if backend is None or not backend.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but {_ACCELERATORS[resolved.type]} is "
-            "not available on this machine; use device='cpu' or device='auto'."
-        )
-    count = backend.device_count() if hasattr(backend, "device_count") else 1
-    if resolved.index is not None and resolved.index >= count:
-        raise ValueError(
-            f"device={device!r} does not exist: this machine has {count} "
-            f"{_ACCELERATORS[resolved.type]} device(s)."
-        )
-    return str(resolved)
-
-
-def usable_device(device):
-    """Whether ``device`` names a device this machine has (or ``"auto"``).
-
-    False only for an accelerator that is missing here; a device string that
-    is wrong on any machine is left for ``fit`` to report.
-    """
-    try:
-        resolve_device(device)
-    except ValueError:
-        try:
-            kind = torch.device(device).type
-        except (RuntimeError, TypeError):
-            return True
-        return kind not in _ACCELERATORS
-    return True
-
-
-def resolve_network_params(estimator, device=None):
+def resolve_network_params(estimator, device=None, incremental=False):
     """Check ``estimator``'s network parameters; return a :class:`NetworkConfig`.
 
     The checks ``_parameter_constraints`` cannot express (``fit``'s
     ``_fit_context`` runs those), before any network is built, so a bad
     parameter fails fast. ``device`` overrides the estimator's own (a model
-    loaded elsewhere).
+    loaded elsewhere); ``incremental``: the configuration of a
+    ``partial_fit``, one epoch that never stops early.
     """
     name = type(estimator).__name__
     _refuse_bools(estimator, name)
@@ -196,12 +166,25 @@ def resolve_network_params(estimator, device=None):
     )
     _check_callbacks(name, estimator.callbacks)
     return NetworkConfig(
+        name=name,
         module=module,
         module_params=module_params,
         optimizer=optimizer,
         optimizer_params=optimizer_params,
         callbacks=copy.deepcopy(estimator.callbacks) if estimator.callbacks else [],
         device=resolve_device(estimator.device if device is None else device),
+        lr=estimator.lr,
+        max_epochs=estimator.max_epochs,
+        batch_size=estimator.batch_size,
+        early_stopping=bool(estimator.early_stopping) and not incremental,
+        validation_fraction=estimator.validation_fraction,
+        n_iter_no_change=estimator.n_iter_no_change,
+        tol=estimator.tol,
+        precision=estimator.precision,
+        compile=estimator.compile,
+        class_weight=estimator.class_weight,
+        # Within a process group, only rank 0 prints.
+        verbose=estimator.verbose if is_main_process() else 0,
     )
 
 

@@ -1,7 +1,7 @@
 """Building the skorch net from a resolved configuration, and running its fit.
 
-:func:`make_net` turns a :class:`~._params.NetworkConfig` and the estimator's
-plain parameters into a :class:`~._net.SubclassNet`; :func:`run_fit` trains
+:func:`make_net` turns a :class:`~._params.NetworkConfig` into a
+:class:`~._net.SubclassNet`; :func:`run_fit` trains
 it under a fixed seed and turns torch's out-of-memory errors and interrupts
 into messages that say what to do.
 """
@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._callbacks import FiniteLossCheck, KeepLastEpoch
-from ._distributed import check_same_data, data_parallel, is_main_process
+from ._distributed import check_same_data, data_parallel
 from ._net import BatchIterator, IndexSplit, SubclassNet
 from ._torch_datasets import BatchStream
 
@@ -40,25 +40,18 @@ def interrupts_stop(owner_name):
         _INTERRUPT_OWNER.reset(token)
 
 
-def make_net(
-    estimator, config, *, n_features, n_outputs, criterion, seed=0, incremental=False
-):
-    """The (uninitialised) skorch net for ``estimator`` and its ``config``.
-
-    ``incremental``: a net for ``partial_fit``, which never stops early.
-    """
-    # Within a process group, only rank 0 prints.
-    verbose = estimator.verbose if is_main_process() else 0
-    callbacks = _callbacks(estimator, config, verbose, incremental)
+def make_net(config, *, n_features, n_outputs, criterion, seed=0):
+    """The (uninitialised) skorch net of ``config``, a :class:`NetworkConfig`."""
+    callbacks = _callbacks(config)
     module_params = {"n_features": n_features, "n_outputs": n_outputs}
     module_params.update(config.module_params)
     return SubclassNet(
         module=config.module,
         criterion=criterion,
         optimizer=config.optimizer,
-        lr=estimator.lr,
-        max_epochs=estimator.max_epochs,
-        batch_size=estimator.batch_size,
+        lr=config.lr,
+        max_epochs=config.max_epochs,
+        batch_size=config.batch_size,
         iterator_train=BatchIterator,
         iterator_train__shuffle=True,
         iterator_train__seed=seed,
@@ -67,26 +60,25 @@ def make_net(
         iterator_valid__distributed=True,
         # Validation batches as large as training ones: the auxiliary loss
         # depends on the batch size, so valid_loss stays comparable.
-        iterator_valid__batch_size=estimator.batch_size,
+        iterator_valid__batch_size=config.batch_size,
         train_split=None,
         callbacks=callbacks,
         device=config.device,
-        verbose=verbose,
-        precision=estimator.precision,
-        compile=estimator.compile,
+        verbose=config.verbose,
+        precision=config.precision,
+        compile=config.compile,
         **{f"module__{k}": v for k, v in module_params.items()},
         **{f"optimizer__{k}": v for k, v in config.optimizer_params.items()},
     )
 
 
-def _callbacks(estimator, config, verbose, incremental):
+def _callbacks(config):
     """The net's callbacks: ours first, then the user's, then early stopping."""
-    name = type(estimator).__name__
     remedy = (
-        f"Try a lower lr (now {estimator.lr:g}) or standardised features (e.g. "
+        f"Try a lower lr (now {config.lr:g}) or standardised features (e.g. "
         "sklearn.preprocessing.StandardScaler)"
     )
-    if estimator.precision == "fp16":
+    if config.precision == "fp16":
         remedy += ", or precision='bf16' or 'fp32'"
     # Ours come first: KeepLastEpoch must see an interrupt before user
     # callbacks or EarlyStopping restore their own weights.
@@ -94,26 +86,26 @@ def _callbacks(estimator, config, verbose, incremental):
         (
             "finite_loss",
             FiniteLossCheck(
-                name, remedy + ".", tolerate_batches=estimator.precision == "fp16"
+                config.name, remedy + ".", tolerate_batches=config.precision == "fp16"
             ),
         ),
         ("keep_last_epoch", KeepLastEpoch()),
         *config.callbacks,
     ]
-    if verbose >= 2:
+    if config.verbose >= 2:
         # "auto" counts the batches of the first epoch, then shows a bar.
         callbacks.append(("progress_bar", ProgressBar()))
-    if estimator.early_stopping and not incremental:
+    if config.early_stopping:
         callbacks.append(
             (
                 "early_stopping",
                 EarlyStopping(
                     monitor="valid_loss",
-                    patience=estimator.n_iter_no_change,
-                    threshold=estimator.tol,
+                    patience=config.n_iter_no_change,
+                    threshold=config.tol,
                     threshold_mode="abs",
                     load_best=True,
-                    sink=print if verbose else _silent,
+                    sink=print if config.verbose else _silent,
                 ),
             )
         )
@@ -158,10 +150,6 @@ def continue_net(net, fresh, criterion):
     return net
 
 
-def _named(callbacks):
-    return [item for item in callbacks or [] if isinstance(item, tuple)]
-
-
 def _component_params(net, part):
     return {
         key: value
@@ -170,18 +158,19 @@ def _component_params(net, part):
     }
 
 
-def run_fit(estimator, net, dataset, *, seed, stratify=None, epochs=None):
+def run_fit(config, net, dataset, *, seed, stratify=None, epochs=None):
     """Train ``net`` on ``dataset`` (seeded); return it, or raise a clear error.
 
-    With an ``early_stopping`` callback in the net, a validation split is
-    drawn from the rows, stratified by ``stratify`` where it can be.
+    ``config`` is the :class:`NetworkConfig` ``net`` was made from. If it
+    stops early, a validation split is drawn from the rows, stratified by
+    ``stratify`` where it can be.
     ``epochs``: train ``net`` for that many epochs with skorch's
     ``partial_fit``, its module, optimizer state and history kept if it is
     initialised; None trains it from scratch (as skorch's ``fit``). Inside a
     ``torch.distributed`` process group the net trains data-parallel (see
     ``_distributed``).
     """
-    name = type(estimator).__name__
+    name = config.name
     device = str(net.device)
     check_same_data(
         name,
@@ -191,11 +180,9 @@ def run_fit(estimator, net, dataset, *, seed, stratify=None, epochs=None):
         net.module__n_outputs,
     )
     net.train_split = None
-    if any(item[0] == "early_stopping" for item in _named(net.callbacks)):
+    if config.early_stopping:
         net.train_split = IndexSplit(
-            *_validation_split(
-                len(dataset), estimator.validation_fraction, stratify, seed
-            )
+            *_validation_split(len(dataset), config.validation_fraction, stratify, seed)
         )
     cuda_devices = [torch.device(device)] if device.startswith("cuda") else []
     out_of_memory = None
@@ -217,7 +204,7 @@ def run_fit(estimator, net, dataset, *, seed, stratify=None, epochs=None):
         release_cached_memory(device)
         raise torch.cuda.OutOfMemoryError(
             f"{name} ran out of memory on {device} while training with "
-            f"batch_size={estimator.batch_size}. Try a smaller batch_size, a smaller "
+            f"batch_size={config.batch_size}. Try a smaller batch_size, a smaller "
             "network, precision='bf16', or free the memory other models hold. "
             f"(torch: {out_of_memory})"
         )

@@ -3,9 +3,12 @@
 :func:`read_training_data` turns what the user passed to ``fit`` -- an array
 (memory-mapped or not) with its labels, a map-style torch ``Dataset`` or an
 iterable of batches -- into a :class:`TrainingData`: the number of features,
-the labels of the labelled rows, which rows are unlabelled (a student's
-``-1``), and, once the estimator knows its classes and targets, the dataset
-skorch trains on. Estimators never ask which kind of input they were given.
+the input's column names, the labels of the labelled rows, which rows are
+unlabelled (a student's ``-1``), and, once the estimator knows its classes
+and targets, the dataset skorch trains on. Estimators never ask which kind of
+input they were given. It reads the estimator's resolved
+:class:`~._params.NetworkConfig`, never the estimator, and sets nothing on it:
+the estimator records what it learnt.
 """
 
 import mmap
@@ -15,7 +18,12 @@ import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _get_feature_names,
+    check_array,
+    check_X_y,
+)
 
 from ._streaming import (
     STREAM_NAME,
@@ -36,28 +44,45 @@ INFERENCE_BATCH_SIZE = 8192
 
 
 def read_training_data(
-    estimator, X, y, *, semi_supervised, sample_weight=None, reset=True
+    config, X, y, *, semi_supervised, sample_weight=None, fitted_columns=None
 ):
-    """Check ``fit``'s input for ``estimator``; return a :class:`TrainingData`.
+    """Check ``fit``'s input; return a :class:`TrainingData`.
 
-    Sets ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame) on
-    ``estimator``, as ``validate_data`` does; with ``reset=False`` (a
-    ``partial_fit`` that continues) checks ``X`` against them instead. With
+    ``config`` is the estimator's :class:`~._params.NetworkConfig`. The
+    result's ``n_features`` and ``feature_names`` (a DataFrame's columns)
+    are for the estimator to record as ``n_features_in_`` and
+    ``feature_names_in_``. ``fitted_columns``, ``(n_features_in_,
+    feature_names_in_)`` of a fit that continues, has array input checked
+    against them, as ``validate_data(reset=False)`` does. With
     ``semi_supervised``, ``-1`` marks unlabelled rows and ``y`` may be None;
     otherwise every row needs a label. ``sample_weight`` (arrays only) must be
     finite and non-negative, and not all 0.
     """
     if is_stream(X):
-        return _read_stream(estimator, X, y, semi_supervised, sample_weight)
+        return _read_stream(config, X, y, semi_supervised, sample_weight)
+    # As validate_data checks them, with config.name in the messages.
+    feature_names = _get_feature_names(X)
+    if fitted_columns is not None:
+        _check_feature_names(config.name, fitted_columns[1], feature_names)
     dtype = (np.float32, np.float64)
     if y is None and semi_supervised:
-        X = validate_data(estimator, X, dtype=dtype, reset=reset)
+        X = check_array(X, input_name="X", dtype=dtype, estimator=config.name)
         labelled = np.zeros(len(X), dtype=bool)
     else:
-        X, y = validate_data(estimator, X, y, dtype=dtype, reset=reset)
+        if y is None:
+            raise ValueError(
+                f"This {config.name} estimator requires y to be passed, but the "
+                "target y is None."
+            )
+        X, y = check_X_y(X, y, dtype=dtype, estimator=config.name)
         labelled = labelled_mask(y) if semi_supervised else np.ones(len(y), bool)
         if labelled.any():
             check_classification_targets(y[labelled])
+    if fitted_columns is not None and X.shape[1] != fitted_columns[0]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {config.name} is expecting "
+            f"{fitted_columns[0]} features as input."
+        )
     check_float32_range(X)
     if sample_weight is not None:
         # A copy: the caller's array is never written to.
@@ -65,12 +90,45 @@ def read_training_data(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
         )
     values = y[labelled] if labelled.any() else np.empty(0)
-    return ArrayData(X, values, labelled, sample_weight)
+    return ArrayData(X, values, labelled, sample_weight, feature_names)
 
 
-def _read_stream(estimator, X, y, semi_supervised, sample_weight):
-    name = type(estimator).__name__
-    if sample_weight is not None or getattr(estimator, "class_weight", None):
+def _check_feature_names(name, fitted, names):
+    """Warn or raise as ``validate_data(reset=False)`` does for column names."""
+    if fitted is None and names is None:
+        return
+    if fitted is None:
+        warnings.warn(
+            f"X has feature names, but {name} was fitted without feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+    elif names is None:
+        warnings.warn(
+            f"X does not have valid feature names, but {name} was fitted with "
+            "feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+    elif len(fitted) != len(names) or np.any(fitted != names):
+        unseen = sorted(set(names) - set(fitted))
+        missing = sorted(set(fitted) - set(names))
+        message = "The feature names should match those that were passed during fit.\n"
+        for title, group in (
+            ("Feature names unseen at fit time:\n", unseen),
+            ("Feature names seen at fit time, yet now missing:\n", missing),
+        ):
+            if group:
+                message += title + "".join(f"- {n}\n" for n in group[:5])
+                message += "- ...\n" if len(group) > 5 else ""
+        if not unseen and not missing:
+            message += "Feature names must be in the same order as they were in fit.\n"
+        raise ValueError(message)
+
+
+def _read_stream(config, X, y, semi_supervised, sample_weight):
+    name = config.name
+    if sample_weight is not None or config.class_weight:
         what = "sample_weight" if sample_weight is not None else "class_weight"
         raise ValueError(
             f"{what} is supported when X is an array; {name} cannot weight the "
@@ -83,27 +141,22 @@ def _read_stream(estimator, X, y, semi_supervised, sample_weight):
             f"{name} reads the labels from X's samples or batches, (x, y) pairs."
         )
     source = Source(X, "fit")
-    if estimator.early_stopping and not source.random_access:
+    if config.early_stopping and not source.random_access:
         raise ValueError(
             f"early_stopping=True needs a validation split drawn by index, which "
             f"an iterable of batches ({type(X).__name__}) cannot give. Pass a "
             "map-style torch Dataset (len and [i]) instead, or set "
             "early_stopping=False."
         )
-    # A fit that fails from here on forgets what a previous fit learnt of
-    # the input's columns.
-    for attribute in ("n_features_in_", "feature_names_in_"):
-        estimator.__dict__.pop(attribute, None)
     seen = scan(
         source,
-        estimator.batch_size,
+        config.batch_size,
         labels_required=not semi_supervised,
         estimator_name=name,
     )
-    estimator.n_features_in_ = seen.n_features
     if source.random_access:
-        return RowData(source, seen, estimator.batch_size, semi_supervised)
-    return BatchData(source, seen, estimator.batch_size, semi_supervised)
+        return RowData(source, seen, config.batch_size, semi_supervised)
+    return BatchData(source, seen, config.batch_size, semi_supervised)
 
 
 class TrainingData:
@@ -113,6 +166,8 @@ class TrainingData:
     ----------
     n_features : int
         Columns of every row.
+    feature_names : ndarray or None
+        The names of the columns (of a DataFrame), or None.
     labelled_classes : ndarray
         The distinct labels of the labelled rows.
     n_unlabelled : int or None
@@ -122,6 +177,7 @@ class TrainingData:
 
     #: The weights of the labelled rows (``labelled_input``'s), or None.
     labelled_weight = None
+    feature_names = None
 
     def labelled_input(self):
         """The positional arguments of ``teacher.fit`` on the labelled rows."""
@@ -157,8 +213,9 @@ def _targets(y_index, extra_targets, X, weight=None, float_dtype=None):
 class ArrayData(TrainingData):
     """An array ``X`` held (or memory-mapped) whole, with its labels and weights."""
 
-    def __init__(self, X, values, labelled, sample_weight=None):
+    def __init__(self, X, values, labelled, sample_weight=None, feature_names=None):
         self.X = X
+        self.feature_names = feature_names
         self.values = values
         self.labelled = labelled
         self.sample_weight = sample_weight

@@ -25,9 +25,9 @@ def resolutions():
     """The names of the estimators whose parameters were resolved, in order."""
     seen = []
 
-    def spy(estimator, device=None):
+    def spy(estimator, **kwargs):
         seen.append(type(estimator).__name__)
-        return resolve_network_params(estimator, device=device)
+        return resolve_network_params(estimator, **kwargs)
 
     with mock.patch.object(_base, "resolve_network_params", spy):
         yield seen
@@ -67,6 +67,19 @@ def test_resolved_configuration(digits2):
     assert config.optimizer_params == {"momentum": 0.9}
     assert config.device == "cpu"
     assert config.callbacks == []
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_early_stopping_is_decided_once(incremental):
+    model = SubclassTeacherClassifier(early_stopping=True, batch_size=32, lr=0.5)
+    config = resolve_network_params(model, incremental=incremental)
+    # partial_fit never stops early; everything below reads this field.
+    assert config.early_stopping is not incremental
+    assert (config.name, config.batch_size, config.lr) == (
+        "SubclassTeacherClassifier",
+        32,
+        0.5,
+    )
 
 
 # -- which names are parameters -----------------------------------------------
