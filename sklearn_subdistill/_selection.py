@@ -43,6 +43,22 @@ AUTO_VALIDATION_FRACTION = 0.25
 AUTO_FALLBACK_WEIGHT = 0.0
 
 
+def resolve_subclass_weight(student, data, classes, n_subclasses, incremental):
+    """The weight a student trains with, and the scores it was chosen by.
+
+    The parameter as it is, or ``"auto"``'s choice: :data:`AUTO_FALLBACK_WEIGHT`
+    for one chunk of :meth:`partial_fit`, 0 for a teacher without subclasses,
+    :func:`select_subclass_weight` otherwise.
+    """
+    if student.subclass_weight != "auto":
+        return float(student.subclass_weight), {}
+    if n_subclasses == 1:
+        return 0.0, {}  # no split to weigh
+    if incremental:  # one epoch on one chunk: nothing to choose on
+        return AUTO_FALLBACK_WEIGHT, {}
+    return select_subclass_weight(student, data, student.teacher_, classes)
+
+
 def select_subclass_weight(student, data, teacher, classes):
     """The candidate weight whose student predicts held-out labels best.
 

@@ -1,0 +1,64 @@
+"""What a student reads of its teacher: classes, columns and log-probabilities."""
+
+import numpy as np
+from sklearn.utils import gen_batches
+
+from ._prediction import PROBA_FLOOR
+from ._training_data import INFERENCE_BATCH_SIZE
+
+
+def check_teacher(teacher, n_features_in, feature_names_in):
+    """The teacher's classes and subclasses per class, after checking that it
+    was fitted on the student's columns."""
+    if not hasattr(teacher, "classes_"):
+        raise ValueError(
+            f"The teacher {type(teacher).__name__} has no classes_ after fitting; "
+            "the student needs a classifier."
+        )
+    n_features = getattr(teacher, "n_features_in_", n_features_in)
+    if n_features != n_features_in:
+        raise ValueError(
+            f"The teacher was fitted on {n_features} features but X has "
+            f"{n_features_in}; teacher and student need the same features."
+        )
+    names = getattr(teacher, "feature_names_in_", None)
+    own = feature_names_in
+    if names is not None and own is not None and list(names) != list(own):
+        # Same length: the number of features was checked above.
+        i = next(i for i, (a, b) in enumerate(zip(names, own, strict=True)) if a != b)
+        raise ValueError(
+            f"The teacher's columns differ from X's: column {i} is {names[i]!r} "
+            f"for the teacher and {own[i]!r} in X. Teacher and student need the "
+            "same columns in the same order."
+        )
+    return np.asarray(teacher.classes_), getattr(teacher, "n_subclasses_", 1)
+
+
+def teacher_logits(teacher, X, dtype):
+    """The teacher's (subclass) log-probabilities as ``dtype``, computed in
+    batches and checked: finite, one per (sub)class.
+
+    float32 for a student trained in float32 (half the memory); float64 for
+    one trained in float64 (``precision="fp64"``).
+    """
+    if hasattr(teacher, "predict_subclass_log_proba"):
+        logits = teacher.predict_subclass_log_proba(X).astype(dtype)
+    else:
+        parts = [
+            np.log(np.clip(teacher.predict_proba(X[batch]), PROBA_FLOOR, None))
+            for batch in gen_batches(len(X), INFERENCE_BATCH_SIZE)
+        ]
+        logits = np.concatenate(parts).astype(dtype)
+    name = type(getattr(teacher, "estimator", teacher)).__name__
+    n_outputs = len(teacher.classes_) * getattr(teacher, "n_subclasses_", 1)
+    if logits.ndim != 2 or logits.shape[1] != n_outputs:
+        raise ValueError(
+            f"The teacher {name} returned probabilities of shape {logits.shape}; "
+            f"expected {n_outputs} columns, one per (sub)class in its classes_."
+        )
+    if not np.isfinite(logits).all():
+        raise ValueError(
+            f"The teacher {name} returned non-finite (NaN or infinite) "
+            "probabilities; the student cannot learn from them."
+        )
+    return logits
