@@ -24,9 +24,11 @@ from sklearn_subdistill.datasets import load_digits_superclasses
 from sklearn_subdistill.metrics import subclass_recovery_score
 
 # By default a second network splits each class (``subclass_head="separate"``),
-# trained with the information loss (``aux_loss="information"``): subclasses
-# used equally often, each image clearly in one of them (see the "When does
-# it help" page).
+# trained as the paper's network is: cross-entropy of each class's
+# log-sum-exp of subclass logits, plus the paper's contrastive loss
+# (``aux_loss="contrastive"``), which pushes the images of a batch apart in
+# subclass space. Five subclasses per class, the digits in each class, so
+# that subclasses can be matched with digits; the default is 10.
 X, y, digit = load_digits_superclasses()
 teacher = SubclassTeacherClassifier(
     n_subclasses=5,
