@@ -47,13 +47,14 @@ def resolve_subclass_weight(student, data, classes, n_subclasses, incremental):
     """The weight a student trains with, and the scores it was chosen by.
 
     The parameter as it is, or ``"auto"``'s choice: :data:`AUTO_FALLBACK_WEIGHT`
-    for one chunk of :meth:`partial_fit`, 0 for a teacher without subclasses,
-    :func:`select_subclass_weight` otherwise.
+    for one chunk of ``partial_fit``, 0 for a teacher without subclasses or a
+    student that ignores its teacher (``alpha=0``), :func:`select_subclass_weight`
+    otherwise.
     """
     if student.subclass_weight != "auto":
         return float(student.subclass_weight), {}
-    if n_subclasses == 1:
-        return 0.0, {}  # no split to weigh
+    if n_subclasses == 1 or student.alpha == 0:
+        return 0.0, {}  # no split to weigh, or no teacher to distil
     if incremental:  # one epoch on one chunk: nothing to choose on
         return AUTO_FALLBACK_WEIGHT, {}
     return select_subclass_weight(student, data, student.teacher_, classes)

@@ -4,6 +4,7 @@ import warnings
 from numbers import Real
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -156,8 +157,11 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         With ``"auto"``: the held-out, temperature-scaled log-loss of each
         candidate's student, by weight; empty when nothing was chosen.
     n_subclasses_ : int
-        Subclasses per class: the teacher's ``n_subclasses_``, or 1 for a
-        teacher without subclasses.
+        Subclasses per class: the teacher's ``n_subclasses_``; 1 for a
+        teacher without subclasses, or where the split is not distilled
+        (``subclass_weight_`` is 0): the network then has one output per
+        class and learns the teacher's class probabilities, conventional
+        distillation.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -359,10 +363,20 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         self.subclass_weight_, self.subclass_weight_scores_ = resolve_subclass_weight(
             self, data, teacher_classes, n_subclasses, incremental
         )
+        if not self.subclass_weight_:
+            # The split is not distilled: conventional distillation, on a
+            # network with one output per class.
+            return teacher_classes, 1
         return teacher_classes, n_subclasses
 
     def _extra_targets(self, X):
-        return (teacher_logits(self.teacher_, X, self._float_dtype()),)
+        logits = teacher_logits(self.teacher_, X, self._float_dtype())
+        n_classes = len(self.teacher_.classes_)
+        if not self.subclass_weight_ and logits.shape[1] > n_classes:
+            # (N, C * s) -> (N, C): the teacher's class log-probabilities
+            blocks = logits.reshape(len(logits), n_classes, -1)
+            logits = logsumexp(blocks, axis=2).astype(logits.dtype)
+        return (logits,)
 
     def _fitted_teacher(self, data):
         """The teacher to distil: the frozen one, or a clone fitted on ``data``."""

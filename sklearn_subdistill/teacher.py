@@ -37,9 +37,10 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         class: more subclasses than groups split each group further. Set it
         to the number of groups when the subclasses themselves are wanted
         (for ``transform`` or
-        :func:`~sklearn_subdistill.metrics.subclass_recovery_score`). ``1`` is
-        an ordinary classifier (with ``subclass_head="shared"``, also set
-        ``aux_weight=0``: the contrastive loss still acts on the class logits).
+        :func:`~sklearn_subdistill.metrics.subclass_recovery_score`). ``1``
+        with ``aux_weight=0`` is an ordinary classifier (with one subclass
+        there is one network, whatever ``subclass_head``, and the contrastive
+        loss would act on its class logits).
     hidden_layer_sizes : tuple of int or int, default=(256, 256)
         Hidden layer widths of the default :class:`~sklearn_subdistill.modules.MLP`
         (an int means one layer); ignored when ``module`` is given.

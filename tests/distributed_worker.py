@@ -68,7 +68,7 @@ class Batches:
 
 
 def _teacher(X, y, precision="fp64"):
-    # The defaults: a separate subclass network, the information loss.
+    # The defaults: a separate subclass network, the contrastive loss.
     return SubclassTeacherClassifier(
         n_subclasses=2, max_epochs=3, **{**SMALL, "precision": precision}
     ).fit(X, y)

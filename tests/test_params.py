@@ -47,7 +47,9 @@ def test_parameters_are_resolved_once_per_fit(digits2, resolutions, stream):
     assert resolutions == ["SubclassTeacherClassifier"]
     resolutions.clear()
     teacher = SubclassTeacherClassifier(n_subclasses=2, **SHORT)
-    SubclassDistilledStudent(teacher=teacher, **SHORT).fit(*data)
+    # A fixed weight: "auto" would fit two more students, each resolving once.
+    student = SubclassDistilledStudent(teacher=teacher, subclass_weight=0.3, **SHORT)
+    student.fit(*data)
     # The student's own, then its teacher's (fitted through its own fit).
     assert resolutions == ["SubclassDistilledStudent", "SubclassTeacherClassifier"]
 

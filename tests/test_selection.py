@@ -10,9 +10,11 @@ from sklearn.model_selection import train_test_split
 
 from sklearn_subdistill import SubclassDistilledStudent
 from sklearn_subdistill._selection import (
+    AUTO_CANDIDATES,
     AUTO_FALLBACK_WEIGHT,
     AUTO_SUBCLASS_WEIGHTS,
     AUTO_VALIDATION_FRACTION,
+    scaled_log_loss,
 )
 from sklearn_subdistill.persistence import load, save
 
@@ -23,13 +25,13 @@ STUDENT = dict(FAST, hidden_layer_sizes=(16,), max_epochs=4)
 
 @pytest.fixture(scope="module")
 def auto_student(digits2, fitted_teacher):
+    """A student that chose, on 300 labelled rows (no unlabelled ones)."""
     X_train, _, y_train, *_ = digits2
-    y = y_train.copy()
-    y[150:] = -1  # the rest unlabelled
+    y = y_train[:300].copy()
     student = SubclassDistilledStudent(
         teacher=FrozenEstimator(fitted_teacher), subclass_weight="auto", **STUDENT
     )
-    return student.fit(X_train[:600], y[:600]), y[:600]
+    return student.fit(X_train[:300], y), y
 
 
 def test_auto_keeps_the_candidate_with_the_lowest_held_out_loss(auto_student):
@@ -47,17 +49,18 @@ def test_auto_is_the_fit_at_the_chosen_weight(auto_student, digits2, fitted_teac
         teacher=FrozenEstimator(fitted_teacher),
         subclass_weight=student.subclass_weight_,
         **STUDENT,
-    ).fit(X_train[:600], y)
+        temperature=dict(AUTO_CANDIDATES)[student.subclass_weight_] or 1.0,
+    ).fit(X_train[:300], y)
     assert fixed.subclass_weight_ == student.subclass_weight_
     assert fixed.subclass_weight_scores_ == {}
     assert_array_equal(fixed.predict_proba(X_test), student.predict_proba(X_test))
 
 
 def test_auto_scores_are_held_out_log_losses(auto_student, digits2, fitted_teacher):
-    """Each score is the log-loss, on a quarter of the labelled rows, of a
-    student fitted on the other rows at that weight."""
+    """Each score is the temperature-scaled log-loss, on a quarter of the
+    labelled rows, of a student fitted on the other rows at that candidate."""
     student, y = auto_student
-    X_train = digits2[0][:600]
+    X_train = digits2[0][:300]
     labelled = np.flatnonzero(y != -1)
     n_held = int(np.ceil(AUTO_VALIDATION_FRACTION * len(labelled)))
     _, held = train_test_split(
@@ -66,14 +69,47 @@ def test_auto_scores_are_held_out_log_losses(auto_student, digits2, fitted_teach
     )  # fmt: skip
     keep = np.ones(len(y), dtype=bool)
     keep[labelled[held]] = False
-    weight = AUTO_SUBCLASS_WEIGHTS[-1]
+    weight, temperature = AUTO_CANDIDATES[-1]
     model = SubclassDistilledStudent(
-        teacher=FrozenEstimator(fitted_teacher), subclass_weight=weight, **STUDENT
-    ).fit(X_train[keep], y[keep])
-    expected = log_loss(
-        y[labelled[held]], model.predict_proba(X_train[labelled[held]]), labels=[0, 1]
+        teacher=FrozenEstimator(fitted_teacher), subclass_weight=weight,
+        **{**STUDENT, "temperature": temperature},
+    ).fit(X_train[keep], y[keep])  # fmt: skip
+    proba = model.predict_proba(X_train[labelled[held]])
+    expected = scaled_log_loss(y[labelled[held]], proba, [0, 1])
+    assert student.subclass_weight_scores_[weight] == pytest.approx(expected, rel=1e-9)
+    # Temperature scaling can only lower the log-loss (temperature 1 is searched).
+    assert expected <= log_loss(y[labelled[held]], proba, labels=[0, 1]) + 1e-9
+
+
+def test_scaled_log_loss_ignores_confidence():
+    """Probabilities that rank the rows alike score alike, however confident."""
+    y = np.array([0, 1, 0, 1, 1, 0])
+    margin = np.array([-1.0, 0.5, 0.3, 1.2, -0.2, -0.8])  # imperfect ranking
+    sharp, soft = (
+        np.c_[1 - p, p] for p in (1 / (1 + np.exp(-3 * margin)),
+                                  1 / (1 + np.exp(-margin / 2)))
+    )  # fmt: skip
+    assert log_loss(y, sharp) != pytest.approx(log_loss(y, soft), abs=1e-3)
+    assert scaled_log_loss(y, sharp, [0, 1]) == pytest.approx(
+        scaled_log_loss(y, soft, [0, 1]), abs=1e-4
     )
-    assert student.subclass_weight_scores_[weight] == pytest.approx(expected, rel=1e-12)
+
+
+def test_transfer_rows_or_alpha_0_distil_conventionally(digits2, fitted_teacher):
+    X_train, _, y_train, *_ = digits2
+    y = y_train[:300].copy()
+    y[100:] = -1
+    student = SubclassDistilledStudent(
+        teacher=FrozenEstimator(fitted_teacher), **STUDENT
+    ).fit(X_train[:300], y)
+    assert student.subclass_weight_ == AUTO_FALLBACK_WEIGHT == 0.0
+    assert student.subclass_weight_scores_ == {}
+    assert student.net_.criterion_.temperature == student.temperature
+    labels_only = SubclassDistilledStudent(
+        teacher=FrozenEstimator(fitted_teacher), alpha=0.0, **STUDENT
+    ).fit(X_train[:100], y_train[:100])
+    assert labels_only.subclass_weight_ == 0.0
+    assert labels_only.subclass_weight_scores_ == {}
 
 
 def test_auto_does_not_modify_the_input(digits2, fitted_teacher):
