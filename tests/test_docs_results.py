@@ -1,5 +1,6 @@
 """Every results file the README and the docs pages cite exists and records its
-command.
+command; every current (not archived) results file was made at today's
+package defaults.
 
 A cited file is any ``benchmarks/results/...`` path ending in .md, .png or
 .json (``../benchmarks/results/...`` in a MyST include counts too). Every
@@ -74,3 +75,54 @@ def test_cited_markdown_records_its_command(page, cited):
     assert any(line.startswith("- Command: `") for line in lines), (
         f"benchmarks/results/{cited} (cited in {page}) has no '- Command:' line"
     )
+
+
+#: ``name=value`` pairs in a results file's "Package defaults at this run" line.
+SETTING = re.compile(r"`(\w+)=([^`]+)`")
+
+
+def _recorded_defaults(text):
+    """``{"teacher": {...}, "student": {...}}`` from a results header."""
+    start = text.index("Package defaults at this run:")
+    block = text[start : text.index("\n- ", start)]
+    teacher, student = block.split("; student")
+    return {
+        "teacher": dict(SETTING.findall(teacher)),
+        "student": dict(SETTING.findall(student)),
+    }
+
+
+CURRENT = sorted(p.name for p in RESULTS.glob("*.md"))
+
+
+def test_current_results_are_at_todays_defaults():
+    """A results file outside ``archive/`` records the package defaults it was
+    made at, and they are today's: a default that changes sends it to the
+    archive (or to a rerun)."""
+    from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
+
+    today = {
+        "teacher": SubclassTeacherClassifier().get_params(),
+        "student": SubclassDistilledStudent().get_params(),
+    }
+    assert CURRENT, "no current results file"
+    for name in CURRENT:
+        recorded = _recorded_defaults((RESULTS / name).read_text(encoding="utf-8"))
+        for kind, settings in recorded.items():
+            assert settings, f"{name} records no {kind} defaults"
+            for key, value in settings.items():
+                assert value == repr(today[kind][key]), (
+                    f"{name} was made at {kind} {key}={value}; today's default is "
+                    f"{today[kind][key]!r}"
+                )
+
+
+def test_recorded_defaults_are_parsed():
+    text = (
+        "- Package defaults at this run: teacher `n_subclasses=10`, `aux_loss='x'`;"
+        " student\n  `temperature=1.0`.\n- Students: ..."
+    )
+    assert _recorded_defaults(text) == {
+        "teacher": {"n_subclasses": "10", "aux_loss": "'x'"},
+        "student": {"temperature": "1.0"},
+    }
