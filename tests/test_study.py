@@ -1,24 +1,31 @@
 """The paper-protocol study behind ``benchmarks/paper_protocol.py``: its rows,
 tables and parallel seeds (the harness lives with the benchmarks)."""
 
-import sys
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-
-from _study import (
-    BASELINES,
-    STUDENTS,
-    difference_table,
-    fit_teachers,
-    paper_protocol_study,
-    summary_table,
-)
-
 from sklearn_subdistill.datasets import make_subclass_classification
+
+
+def _load_study():
+    """benchmarks/_study.py as a module, without putting benchmarks/ on
+    sys.path: its distributed.py would shadow dask's ``distributed`` in the
+    processes started afterwards (tests/test_dask.py's cluster never came up)."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "_study.py"
+    spec = importlib.util.spec_from_file_location("benchmarks_study", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_study = _load_study()
+BASELINES, STUDENTS = _study.BASELINES, _study.STUDENTS
+difference_table, fit_teachers = _study.difference_table, _study.fit_teachers
+paper_protocol_study, summary_table = _study.paper_protocol_study, _study.summary_table
+
 
 FAST = dict(
     fractions=(0.2,),
@@ -60,9 +67,7 @@ def test_groups_stay_on_one_side_of_the_split(data):
     groups = np.arange(len(y)) // 4
     rows = paper_protocol_study(X, y, None, groups, **FAST)
     assert "recovery subclass" not in rows[0]  # nothing hidden to recover
-    from _study import _split
-
-    train, test = _split(X, y, None, groups, 0, 0.3)
+    train, test = _study._split(X, y, None, groups, 0, 0.3)
     assert not set(groups[train]) & set(groups[test])
 
 
