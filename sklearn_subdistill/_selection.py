@@ -30,6 +30,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 
+from ._training_data import ArrayData
+
 #: ``(subclass_weight, temperature)`` pairs ``"auto"`` chooses from, in order
 #: of preference on a tie; ``None`` is the student's own ``temperature``.
 AUTO_CANDIDATES = ((0.0, None), (1.0, 4.0))
@@ -79,14 +81,15 @@ def select_subclass_weight(student, data, teacher, classes):
     weight : float
         The chosen weight.
     scores : dict
-        Held-out log-loss of each candidate's student, by weight; empty when
+        Held-out, temperature-scaled log-loss of each candidate's student, by
+        weight; empty when
         nothing could be held out (the weight is then
         :data:`AUTO_FALLBACK_WEIGHT`).
     """
-    X = getattr(data, "X", None)
     in_group = torch.distributed.is_available() and torch.distributed.is_initialized()
-    if X is None or in_group or data.n_unlabelled:
+    if not isinstance(data, ArrayData) or in_group or data.n_unlabelled:
         return AUTO_FALLBACK_WEIGHT, {}
+    X = data.X
     labelled = np.flatnonzero(data.labelled)
     labels = np.asarray(data.values)
     n_held = int(np.ceil(AUTO_VALIDATION_FRACTION * len(labelled)))

@@ -203,7 +203,14 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     >>> teacher = SubclassTeacherClassifier(max_epochs=5, random_state=0)
     >>> student = SubclassDistilledStudent(teacher=teacher, hidden_layer_sizes=(16,),
     ...                                    max_epochs=5, random_state=0).fit(X, y)
-    >>> student.transform(X[:3]).shape  # the teacher's 2 x 10 subclasses
+    >>> student.subclass_weight_  # "auto" kept conventional distillation
+    0.0
+    >>> student.transform(X[:3]).shape  # so one output per class
+    (3, 2)
+    >>> paper_loss = SubclassDistilledStudent(
+    ...     teacher=teacher, subclass_weight=1.0, hidden_layer_sizes=(16,),
+    ...     max_epochs=5, random_state=0).fit(X, y)
+    >>> paper_loss.transform(X[:3]).shape  # the teacher's 2 x 10 subclasses
     (3, 20)
     """
 

@@ -272,7 +272,9 @@ def test_temperature_evens_the_split(digits2):
 def test_student_distils_embedding_subclasses(digits2):
     X_train, X_test, y_train, y_test, _, digit_test = digits2
     teacher = EmbeddingSubclassTeacher(_network(), n_subclasses=5, random_state=0)
-    student = SubclassDistilledStudent(teacher=teacher, **STUDENT).fit(X_train, y_train)
+    student = SubclassDistilledStudent(
+        teacher=teacher, subclass_weight=1.0, **STUDENT
+    ).fit(X_train, y_train)
     assert isinstance(student.teacher_, EmbeddingSubclassTeacher)
     assert student.n_subclasses_ == 5
     assert student.transform(X_test).shape == (len(X_test), 10)
@@ -285,7 +287,7 @@ def test_student_distils_embedding_subclasses(digits2):
 
     # A frozen fitted teacher gives the student the same targets.
     frozen = SubclassDistilledStudent(
-        teacher=FrozenEstimator(student.teacher_), **STUDENT
+        teacher=FrozenEstimator(student.teacher_), subclass_weight=1.0, **STUDENT
     ).fit(X_train, y_train)
     assert frozen.teacher_.estimator is student.teacher_
     assert_allclose(
@@ -297,6 +299,7 @@ def test_grid_search_tunes_the_teacher(digits2):
     X_train, _, y_train, *_ = digits2
     student = SubclassDistilledStudent(
         teacher=EmbeddingSubclassTeacher(_mlp(max_iter=30), random_state=0),
+        subclass_weight=1.0,  # the split distilled: the student mirrors it
         **{**STUDENT, "max_epochs": 3},
     )
     search = GridSearchCV(
@@ -466,7 +469,9 @@ def test_frozen_teacher_distils_on_a_stream(digits2):
     teacher = EmbeddingSubclassTeacher(_mlp(), n_subclasses=3, random_state=0)
     teacher.fit(X_train, y_train)
     stream = TensorDataset(torch.as_tensor(X_train), torch.as_tensor(y_train))
-    student = SubclassDistilledStudent(teacher=FrozenEstimator(teacher), **STUDENT)
+    student = SubclassDistilledStudent(
+        teacher=FrozenEstimator(teacher), subclass_weight=1.0, **STUDENT
+    )
     student.fit(stream)
     assert student.n_subclasses_ == 3
     assert student.score(X_test, y_test) > 0.85

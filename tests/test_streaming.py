@@ -191,7 +191,9 @@ def test_student_from_iterable_with_transfer_rows(digits2):
 def test_student_from_unlabelled_batches_and_a_frozen_teacher(fitted_teacher, digits2):
     X_train, X_test, *_ = digits2
     frozen = FrozenEstimator(fitted_teacher)
-    student = SubclassDistilledStudent(teacher=frozen, alpha=1.0, **SHORT)
+    student = SubclassDistilledStudent(
+        teacher=frozen, alpha=1.0, subclass_weight=1.0, **SHORT
+    )
     student.fit(Chunks(X_train, size=128))
     assert student.teacher_ is frozen
     assert student.n_subclasses_ == fitted_teacher.n_subclasses_

@@ -33,15 +33,20 @@ def test_default_teacher_is_fitted_inside(digits2):
     student.fit(X_train[:300], y_train[:300])
     assert student.teacher is None
     assert isinstance(student.teacher_, SubclassTeacherClassifier)
-    assert student.teacher_.n_subclasses_ == 10 == student.n_subclasses_
-    assert student.transform(X_test).shape == (len(X_test), 20)
+    assert student.teacher_.n_subclasses_ == 10
+    # "auto" kept the split (the teacher's 2 x 10 subclasses) or distilled the
+    # class probabilities alone (one output per class).
+    n_subclasses = 10 if student.subclass_weight_ else 1
+    assert student.n_subclasses_ == n_subclasses
+    assert student.transform(X_test).shape == (len(X_test), 2 * n_subclasses)
     assert student.predict_proba(X_test).shape == (len(X_test), 2)
 
 
 def test_unfitted_teacher_is_cloned_and_fitted(digits2, fitted_teacher):
     X_train, X_test, y_train, y_test, *_ = digits2
     teacher = SubclassTeacherClassifier(n_subclasses=2, **FAST)
-    student = SubclassDistilledStudent(teacher=teacher, **STUDENT).fit(X_train, y_train)
+    student = SubclassDistilledStudent(teacher=teacher, subclass_weight=1.0, **STUDENT)
+    student.fit(X_train, y_train)
     assert not hasattr(teacher, "net_")
     assert student.teacher_ is not teacher
     assert student.n_subclasses_ == 2
@@ -79,6 +84,7 @@ def test_teacher_params_tuned_through_grid_search(digits2):
     search = GridSearchCV(
         SubclassDistilledStudent(
             teacher=SubclassTeacherClassifier(**{**FAST, "max_epochs": 3}),
+            subclass_weight=1.0,  # the split distilled: the student mirrors it
             **{**STUDENT, "max_epochs": 3},
         ),
         {"teacher__n_subclasses": [1, 3], "alpha": [0.5]},
@@ -95,10 +101,11 @@ def test_unlabelled_rows_are_used(digits2, fitted_teacher):
     y_semi = y_train.copy()
     y_semi[100:] = -1
     frozen = FrozenEstimator(fitted_teacher)
-    semi = SubclassDistilledStudent(teacher=frozen, **STUDENT).fit(X_train, y_semi)
+    params = {**STUDENT, "subclass_weight": 1.0}  # both students mirror the split
+    semi = SubclassDistilledStudent(teacher=frozen, **params).fit(X_train, y_semi)
     assert_array_equal(semi.classes_, [0, 1])
     assert sum(semi.history_[-1, "batches", :, "train_batch_size"]) == len(X_train)
-    labelled_only = SubclassDistilledStudent(teacher=frozen, **STUDENT).fit(
+    labelled_only = SubclassDistilledStudent(teacher=frozen, **params).fit(
         X_train[:100], y_train[:100]
     )
     assert not np.allclose(
@@ -199,7 +206,23 @@ def test_loss_is_conventional_distillation(digits2, alpha, temperature):
         )
 
 
-@pytest.mark.parametrize("subclass_weight", [0.0, 0.3, 1.0])
+def test_weight_0_is_conventional_distillation(digits2, fitted_teacher):
+    """Without the split, one output per class learns the teacher's class
+    log-probabilities: conventional distillation."""
+    X_train, _, y_train, *_ = digits2
+    student = SubclassDistilledStudent(
+        teacher=FrozenEstimator(fitted_teacher), subclass_weight=0.0,
+        **{**STUDENT, "max_epochs": 1},
+    ).fit(X_train, y_train)  # fmt: skip
+    assert student.n_subclasses_ == 1
+    assert student.transform(X_train[:5]).shape == (5, 2)
+    (targets,) = student._extra_targets(X_train[:64])
+    assert_allclose(
+        np.exp(targets), fitted_teacher.predict_proba(X_train[:64]), rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("subclass_weight", [0.3, 1.0])
 def test_loss_weighs_the_teacher_split(digits2, fitted_teacher, subclass_weight):
     """With subclasses, the distillation term weighs the within-class split."""
     X_train, _, y_train, *_ = digits2

@@ -165,7 +165,12 @@ def test_balanced_class_weight_raises_minority_recall():
     recall = {}
     for class_weight in (None, "balanced"):
         for make in (SubclassTeacherClassifier, SubclassDistilledStudent):
-            extra = {"teacher": SubclassTeacherClassifier(**params)}
+            # A fixed split weight: "auto" chooses by held-out log-loss, which
+            # class weights do not enter.
+            extra = {
+                "teacher": SubclassTeacherClassifier(**params),
+                "subclass_weight": 0.3,
+            }
             model = make(
                 class_weight=class_weight,
                 **params,
