@@ -64,7 +64,9 @@ class_teacher = SubclassTeacherClassifier(
 # out a quarter of its labelled rows and keeps, of conventional distillation
 # of the subclass teacher and the paper's loss (its whole subclass
 # distribution at temperature 4), the one that predicts them better, then
-# refits it on all rows (``student.subclass_weight_`` says which).
+# refits it on all rows (``student.subclass_weight_`` says which). Where it
+# distils conventionally its network has one output per class: the "outputs"
+# column below shows which it chose for each seed.
 student_params = dict(hidden_layer_sizes=(16,), max_epochs=60, lr=1e-2, device="cpu")
 students = {
     "labels only": dict(alpha=0.0, teacher=FrozenEstimator(class_teacher)),
