@@ -1,7 +1,7 @@
 """Whether a student distils its teacher's split: ``subclass_weight="auto"``.
 
 The student holds out a quarter of its labelled rows, trains one student per
-candidate on the rest (unlabelled rows included), and keeps the candidate
+candidate on the rest, and keeps the candidate
 whose student predicts the held-out labels best: lowest log-loss after
 temperature scaling [1]_, so that a student distilled at a high temperature
 (less confident, not less accurate) is not penalised for its calibration.
@@ -89,32 +89,23 @@ def select_subclass_weight(student, data, teacher, classes):
     in_group = torch.distributed.is_available() and torch.distributed.is_initialized()
     if not isinstance(data, ArrayData) or in_group or data.n_unlabelled:
         return AUTO_FALLBACK_WEIGHT, {}
-    X = data.X
-    labelled = np.flatnonzero(data.labelled)
-    labels = np.asarray(data.values)
-    n_held = int(np.ceil(AUTO_VALIDATION_FRACTION * len(labelled)))
-    if n_held < 2 * len(classes) or len(labelled) - n_held < len(classes):
+    # Every row is labelled here: data.values holds one label per row of X.
+    X, labels = data.X, np.asarray(data.values)
+    n_held = int(np.ceil(AUTO_VALIDATION_FRACTION * len(labels)))
+    if n_held < 2 * len(classes) or len(labels) - n_held < len(classes):
         return AUTO_FALLBACK_WEIGHT, {}
     seed = student.random_state if isinstance(student.random_state, int) else 0
+    rows = np.arange(len(labels))
     try:
-        _, held = train_test_split(
-            np.arange(len(labelled)), test_size=n_held, random_state=seed,
-            stratify=labels,
-        )  # fmt: skip
-    except ValueError:  # a class too rare to stratify
-        _, held = train_test_split(
-            np.arange(len(labelled)), test_size=n_held, random_state=seed
+        fit_rows, held = train_test_split(
+            rows, test_size=n_held, random_state=seed, stratify=labels
         )
-    keep = np.ones(len(data.labelled), dtype=bool)
-    keep[labelled[held]] = False
-    # Every row's label, -1 where there is none (object dtype keeps string labels).
-    y = np.full(
-        len(keep), -1, dtype=labels.dtype if labels.dtype.kind in "iu" else object
-    )
-    y[labelled] = labels
-    weight = data.sample_weight
-    fit_params = {} if weight is None else {"sample_weight": weight[keep]}
-    held_weight = None if weight is None else weight[labelled[held]]
+    except ValueError:  # a class too rare to stratify
+        fit_rows, held = train_test_split(rows, test_size=n_held, random_state=seed)
+    fit_rows = np.sort(fit_rows)  # the rows in their own order, as fit sees them
+    row_weight = data.sample_weight
+    fit_params = {} if row_weight is None else {"sample_weight": row_weight[fit_rows]}
+    held_weight = None if row_weight is None else row_weight[held]
     scores = {}
     for weight, temperature in AUTO_CANDIDATES:
         model = clone(student).set_params(
@@ -122,8 +113,8 @@ def select_subclass_weight(student, data, teacher, classes):
             temperature=temperature or student.temperature, warm_start=False,
             verbose=0,
         )  # fmt: skip
-        model.fit(X[keep], y[keep], **fit_params)
-        proba = model.predict_proba(X[labelled[held]])
+        model.fit(X[fit_rows], labels[fit_rows], **fit_params)
+        proba = model.predict_proba(X[held])
         scores[weight] = scaled_log_loss(labels[held], proba, classes, held_weight)
     return min(scores, key=scores.get), scores
 
