@@ -125,6 +125,7 @@ def _students(teachers, X, y, X_test, y_test, *, seed, params, steps, metric):
         out[method] = score(y_test, student.predict_proba(X_test), metric)
         if method == "subclass":
             out["subclass weight chosen"] = student.subclass_weight_
+            out["class mass chosen"] = student.class_mass_
     return out
 
 

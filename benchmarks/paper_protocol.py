@@ -163,9 +163,9 @@ def plot(results):
 def _defaults():
     teacher, student = SubclassTeacherClassifier(), SubclassDistilledStudent()
     keys = ("n_subclasses", "subclass_head", "aux_loss", "aux_weight",
-            "subclass_temperature")  # fmt: skip
+            "subclass_temperature", "class_mass")  # fmt: skip
     t = ", ".join(f"`{k}={teacher.get_params()[k]!r}`" for k in keys)
-    keys = ("temperature", "subclass_weight", "alpha")
+    keys = ("temperature", "subclass_weight", "class_mass", "alpha")
     s = ", ".join(f"`{k}={student.get_params()[k]!r}`" for k in keys)
     return t, s
 

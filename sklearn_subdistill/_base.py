@@ -39,6 +39,7 @@ FITTED_ATTRIBUTES = (
     "n_iter_",
     "subclass_weight_",  # a student's
     "subclass_weight_scores_",  # a student's
+    "class_mass_",  # a student's
 )
 
 

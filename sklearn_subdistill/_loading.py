@@ -72,6 +72,10 @@ class Loader:
         }
         if self.missing:
             return None
+        if cls is SubclassTeacherClassifier and "class_mass" not in decoded:
+            # Saved before class_mass existed: its transform split the class
+            # network's probabilities.
+            decoded["class_mass"] = "class_network"
         device = decoded.get("device")
         if device is not None and not usable_device(device):
             decoded["device"] = "cpu"
@@ -241,7 +245,20 @@ class Loader:
             ),
             "subclass_weight_scores_",
         )
-        return {float(weight): float(loss) for weight, loss in scores}
+        # Files written before the candidates had names keyed them by weight.
+        return {
+            name if isinstance(name, str) else float(name): float(loss)
+            for name, loss in scores
+        }
+
+    def _decode_class_mass(self, fitted, prefix):
+        class_mass = fitted.get("class_mass")
+        if fitted.get("subclass_weight") is not None and class_mass is None:
+            # A student saved before class_mass existed distilled the
+            # teacher's subclass distribution as it was.
+            return "subclasses"
+        expect(class_mass is None or isinstance(class_mass, str), "class_mass_")
+        return class_mass
 
     def _decode_teacher(self, fitted, prefix):
         teacher = fitted.get("teacher")

@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _training_data
-from ._net import BatchIterator
+from ._net import BatchIterator, uncompiled
 from ._streaming import (
     Source,
     as_float32_tensor,
@@ -29,6 +29,7 @@ from ._streaming import (
 from ._torch_datasets import ArrayDataset
 from ._training import release_cached_memory
 from .losses import class_logits
+from .modules import SubclassHeadNetwork
 
 #: Probabilities of models without subclass logits (a student's teacher, an
 #: embedding teacher's model) are clipped here before the log.
@@ -59,8 +60,11 @@ class SubclassOutputMixin(TransformerMixin):
         -------
         proba : ndarray of shape (n_samples, n_classes * n_subclasses)
             Subclass probabilities; column ``k`` belongs to class
-            ``classes_[k // n_subclasses_]``. Each row sums to one, and summing
-            each class's block gives :meth:`predict_proba`.
+            ``classes_[k // n_subclasses_]``. Each row sums to one. Summing
+            each class's block gives :meth:`predict_proba`, except for a
+            teacher whose ``class_mass="subclass_network"`` (the default of
+            :class:`~sklearn_subdistill.SubclassTeacherClassifier`): its
+            blocks sum to its subclass network's class probabilities.
             ``transform(X).argmax(axis=1)`` is :meth:`predict_subclass`.
         """
         proba = self.predict_subclass_log_proba(X)
@@ -119,6 +123,23 @@ class SubclassPredictionMixin(SubclassOutputMixin):
             X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
         check_float32_range(X)
         return X
+
+    def _output_log_probas(self):
+        """Functions from a batch's network output to its subclass and its
+        class log-probabilities.
+
+        A :class:`~sklearn_subdistill.modules.SubclassHeadNetwork` gives both
+        (its class network's and the subclass distribution it exposes); any
+        other network gives subclass logits, whose per-class log-sum-exps are
+        the class log-probabilities.
+        """
+        module = uncompiled(self.net_.module_)
+        if isinstance(module, SubclassHeadNetwork):
+            return module.subclass_log_proba, module.class_log_proba
+        n_classes = len(self.classes_)
+        return _log_proba, lambda z: class_logits(_log_proba(z), n_classes).clamp(
+            max=0.0
+        )
 
     def _map_batches(self, X, fn, n_columns, dtype=np.float64):
         """Apply ``fn`` to the logits of each inference batch; collect in numpy.
@@ -196,7 +217,10 @@ class SubclassPredictionMixin(SubclassOutputMixin):
             ``log(transform(X))``, computed without underflow.
         """
         check_is_fitted(self)
-        return self._map_batches(X, _log_proba, len(self.classes_) * self.n_subclasses_)
+        subclass_log_proba, _ = self._output_log_probas()
+        return self._map_batches(
+            X, subclass_log_proba, len(self.classes_) * self.n_subclasses_
+        )
 
     def predict_log_proba(self, X):
         """Log-probability of each class.
@@ -215,15 +239,11 @@ class SubclassPredictionMixin(SubclassOutputMixin):
             Class log-probabilities, columns in the order of ``classes_``.
         """
         check_is_fitted(self)
-        n_classes = len(self.classes_)
-        return self._map_batches(
-            X,
-            lambda z: class_logits(_log_proba(z), n_classes).clamp(max=0.0),
-            n_classes,
-        )
+        _, class_log_proba = self._output_log_probas()
+        return self._map_batches(X, class_log_proba, len(self.classes_))
 
     def predict_proba(self, X):
-        """Probability of each class: the sum of its subclasses' probabilities.
+        """Probability of each class.
 
         Parameters
         ----------
@@ -279,7 +299,10 @@ class SubclassPredictionMixin(SubclassOutputMixin):
             ``classes_[k // n_subclasses_]``.
         """
         check_is_fitted(self)
-        return self._map_batches(X, lambda z: z.argmax(dim=1), None, dtype=np.int64)
+        subclass_log_proba, _ = self._output_log_probas()
+        return self._map_batches(
+            X, lambda z: subclass_log_proba(z).argmax(dim=1), None, dtype=np.int64
+        )
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of :meth:`predict` on ``X`` against ``y``.

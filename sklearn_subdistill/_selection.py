@@ -7,8 +7,14 @@ temperature scaling [1]_, so that a student distilled at a high temperature
 (less confident, not less accurate) is not penalised for its calibration.
 The candidates are conventional distillation (``subclass_weight=0`` at the
 student's ``temperature``) and the paper's loss (the whole subclass
-distribution, ``subclass_weight=1``, at the paper's temperature 4). So a
-split that does not help the student on this data is not distilled.
+distribution, ``subclass_weight=1``, at the paper's temperature 4) on the
+teacher's subclass distribution as it is (``class_mass="subclasses"``) or on
+its ``predict_proba`` split as that distribution splits each class
+(``class_mass="predict_proba"``). So a split that does not help the student
+on this data is not distilled. On the study's real data the first split
+candidate carried the gain on images, and the second was the better one
+where the subclass network's class probabilities were worse than the class
+network's (Stop-question-frisk).
 
 With unlabelled transfer rows the student distils conventionally without
 choosing: on every real data set of the study, the split gained nothing
@@ -30,13 +36,17 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 
+from ._teachers import split_class_log_proba, teacher_logits
 from ._training_data import ArrayData
 
-#: ``(subclass_weight, temperature)`` pairs ``"auto"`` chooses from, in order
-#: of preference on a tie; ``None`` is the student's own ``temperature``.
-AUTO_CANDIDATES = ((0.0, None), (1.0, 4.0))
-#: The weights of :data:`AUTO_CANDIDATES`.
-AUTO_SUBCLASS_WEIGHTS = tuple(weight for weight, _ in AUTO_CANDIDATES)
+#: The candidates ``"auto"`` chooses from, by name: ``(subclass_weight,
+#: temperature, class_mass)``, in order of preference on a tie; a temperature
+#: of ``None`` is the student's own ``temperature``.
+AUTO_CANDIDATES = {
+    "conventional": (0.0, None, None),
+    "subclasses": (1.0, 4.0, "subclasses"),
+    "predict_proba": (1.0, 4.0, "predict_proba"),
+}
 #: Share of the labelled rows held out to choose on.
 AUTO_VALIDATION_FRACTION = 0.25
 #: The weight ``"auto"`` takes with unlabelled transfer rows, and where it
@@ -45,25 +55,34 @@ AUTO_VALIDATION_FRACTION = 0.25
 AUTO_FALLBACK_WEIGHT = 0.0
 
 
-def resolve_subclass_weight(student, data, classes, n_subclasses, incremental):
-    """The weight a student trains with, and the scores it was chosen by.
+def auto_temperature(weight):
+    """The temperature of the ``"auto"`` candidates that distil the split
+    with ``weight`` (all of them share it)."""
+    (temperature,) = {t for w, t, _ in AUTO_CANDIDATES.values() if w == weight}
+    return temperature
 
-    The parameter as it is, or ``"auto"``'s choice: :data:`AUTO_FALLBACK_WEIGHT`
+
+def resolve_subclass_weight(student, data, classes, n_subclasses, incremental):
+    """The weight and class mass a student trains with, and the scores they
+    were chosen by.
+
+    The parameters as they are, or ``"auto"``'s choice: :data:`AUTO_FALLBACK_WEIGHT`
     for one chunk of ``partial_fit``, 0 for a teacher without subclasses or a
     student that ignores its teacher (``alpha=0``), :func:`select_subclass_weight`
     otherwise.
     """
     if student.subclass_weight != "auto":
-        return float(student.subclass_weight), {}
+        return float(student.subclass_weight), student.class_mass, {}
     if n_subclasses == 1 or student.alpha == 0:
-        return 0.0, {}  # no split to weigh, or no teacher to distil
+        # no split to weigh, or no teacher to distil
+        return 0.0, student.class_mass, {}
     if incremental:  # one epoch on one chunk: nothing to choose on
-        return AUTO_FALLBACK_WEIGHT, {}
+        return AUTO_FALLBACK_WEIGHT, student.class_mass, {}
     return select_subclass_weight(student, data, student.teacher_, classes)
 
 
 def select_subclass_weight(student, data, teacher, classes):
-    """The candidate weight whose student predicts held-out labels best.
+    """The candidate whose student predicts held-out labels best.
 
     Parameters
     ----------
@@ -80,20 +99,25 @@ def select_subclass_weight(student, data, teacher, classes):
     -------
     weight : float
         The chosen weight.
+    class_mass : str
+        The chosen class mass (the student's parameter where the chosen
+        weight is 0).
     scores : dict
         Held-out, temperature-scaled log-loss of each candidate's student, by
-        weight; empty when
-        nothing could be held out (the weight is then
-        :data:`AUTO_FALLBACK_WEIGHT`).
+        candidate name (:data:`AUTO_CANDIDATES`); empty when nothing could be
+        held out (the weight is then :data:`AUTO_FALLBACK_WEIGHT`). A teacher
+        whose subclass distribution sums to its ``predict_proba`` makes the
+        last two candidates the same; only the first of them is fitted.
     """
+    fallback = AUTO_FALLBACK_WEIGHT, student.class_mass, {}
     in_group = torch.distributed.is_available() and torch.distributed.is_initialized()
     if not isinstance(data, ArrayData) or in_group or data.n_unlabelled:
-        return AUTO_FALLBACK_WEIGHT, {}
+        return fallback
     # Every row is labelled here: data.values holds one label per row of X.
     X, labels = data.X, np.asarray(data.values)
     n_held = int(np.ceil(AUTO_VALIDATION_FRACTION * len(labels)))
     if n_held < 2 * len(classes) or len(labels) - n_held < len(classes):
-        return AUTO_FALLBACK_WEIGHT, {}
+        return fallback
     seed = student.random_state if isinstance(student.random_state, int) else 0
     rows = np.arange(len(labels))
     try:
@@ -106,17 +130,32 @@ def select_subclass_weight(student, data, teacher, classes):
     row_weight = data.sample_weight
     fit_params = {} if row_weight is None else {"sample_weight": row_weight[fit_rows]}
     held_weight = None if row_weight is None else row_weight[held]
+    candidates = dict(AUTO_CANDIDATES)
+    if _sums_to_predict_proba(teacher, X[held]):
+        del candidates["predict_proba"]
     scores = {}
-    for weight, temperature in AUTO_CANDIDATES:
+    for name, (weight, temperature, class_mass) in candidates.items():
         model = clone(student).set_params(
             teacher=FrozenEstimator(teacher), subclass_weight=weight,
-            temperature=temperature or student.temperature, warm_start=False,
+            temperature=temperature or student.temperature,
+            class_mass=class_mass or student.class_mass, warm_start=False,
             verbose=0,
         )  # fmt: skip
         model.fit(X[fit_rows], labels[fit_rows], **fit_params)
         proba = model.predict_proba(X[held])
-        scores[weight] = scaled_log_loss(labels[held], proba, classes, held_weight)
-    return min(scores, key=scores.get), scores
+        scores[name] = scaled_log_loss(labels[held], proba, classes, held_weight)
+    weight, _, class_mass = AUTO_CANDIDATES[min(scores, key=scores.get)]
+    return weight, class_mass or student.class_mass, scores
+
+
+def _sums_to_predict_proba(teacher, X):
+    """Whether the teacher's subclass distribution sums to its class
+    probabilities on ``X`` (to float32 rounding): then both class masses give
+    the same targets."""
+    subclass = teacher_logits(teacher, X, np.float64)
+    classes = teacher_logits(teacher, X, np.float64, classes_only=True)
+    split = split_class_log_proba(classes, subclass)
+    return np.allclose(np.exp(split), np.exp(subclass), rtol=0, atol=1e-6)
 
 
 def scaled_log_loss(y_true, proba, classes, sample_weight=None):

@@ -1,6 +1,7 @@
 """What a student reads of its teacher: classes, columns and log-probabilities."""
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.utils import gen_batches
 
 from ._prediction import PROBA_FLOOR
@@ -34,15 +35,23 @@ def check_teacher(teacher, n_features_in, feature_names_in):
     return np.asarray(teacher.classes_), getattr(teacher, "n_subclasses_", 1)
 
 
-def teacher_logits(teacher, X, dtype):
+def teacher_logits(teacher, X, dtype, classes_only=False):
     """The teacher's (subclass) log-probabilities as ``dtype``, computed in
     batches and checked: finite, one per (sub)class.
 
     float32 for a student trained in float32 (half the memory); float64 for
-    one trained in float64 (``precision="fp64"``).
+    one trained in float64 (``precision="fp64"``). ``classes_only``: the
+    class log-probabilities that the teacher predicts (its
+    ``predict_log_proba``, else the log of its ``predict_proba``), one per
+    class; a teacher's subclass distribution need not sum to them (see
+    ``class_mass`` of :class:`~sklearn_subdistill.SubclassTeacherClassifier`).
     """
-    if hasattr(teacher, "predict_subclass_log_proba"):
+    n_subclasses = 1 if classes_only else getattr(teacher, "n_subclasses_", 1)
+    if not classes_only and hasattr(teacher, "predict_subclass_log_proba"):
         logits = teacher.predict_subclass_log_proba(X).astype(dtype)
+    elif hasattr(teacher, "predict_subclass_log_proba"):
+        # one of ours: its log-probabilities, without the floor's clipping
+        logits = teacher.predict_log_proba(X).astype(dtype)
     else:
         parts = [
             np.log(np.clip(teacher.predict_proba(X[batch]), PROBA_FLOOR, None))
@@ -50,7 +59,7 @@ def teacher_logits(teacher, X, dtype):
         ]
         logits = np.concatenate(parts).astype(dtype)
     name = type(getattr(teacher, "estimator", teacher)).__name__
-    n_outputs = len(teacher.classes_) * getattr(teacher, "n_subclasses_", 1)
+    n_outputs = len(teacher.classes_) * n_subclasses
     if logits.ndim != 2 or logits.shape[1] != n_outputs:
         raise ValueError(
             f"The teacher {name} returned probabilities of shape {logits.shape}; "
@@ -62,3 +71,15 @@ def teacher_logits(teacher, X, dtype):
             "probabilities; the student cannot learn from them."
         )
     return logits
+
+
+def split_class_log_proba(class_log_proba, subclass_log_proba):
+    """Class log-probabilities ``(N, C)`` split as ``subclass_log_proba``
+    ``(N, C * s)`` splits each class: ``log P(c) + log q(j | c)`` for subclass
+    ``j`` of class ``c``, computed in float64."""
+    n_rows, n_classes = class_log_proba.shape
+    # (N, K) -> (N, C, s): each class's block, normalised within the class
+    blocks = subclass_log_proba.astype(np.float64).reshape(n_rows, n_classes, -1)
+    within = blocks - logsumexp(blocks, axis=2, keepdims=True)
+    split = class_log_proba.astype(np.float64)[:, :, np.newaxis] + within
+    return split.reshape(n_rows, -1)

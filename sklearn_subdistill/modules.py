@@ -71,17 +71,23 @@ class SubclassHeadNetwork(nn.Module):
     """A class network beside a subclass network that splits its classes.
 
     ``body`` maps a batch to ``C`` class logits ``a``; the subclass network
-    maps the batch to ``K = C * s`` logits ``b``. The output, in evaluation
-    mode, is the normalised log-distribution over subclasses
+    maps the batch to ``K = C * s`` logits ``b``. In evaluation mode the
+    output is ``(N, C + K)`` float64 log-probabilities: the class network's
+    ``log_softmax(a)`` (what the estimator predicts), then the subclass
+    distribution it exposes, chosen by ``class_mass``:
 
-    ``log p(k | x) = log_softmax(a)[k // s] + log_softmax(b_c / tau)[k % s]``
+    - ``"subclass_network"``: the subclass network's own distribution,
+      ``log_softmax(b / tau)`` over all ``K`` logits (the paper's network,
+      trained beside the class network);
+    - ``"class_network"``: the class network's probabilities split by the
+      subclass network, ``log_softmax(a)[c] + log_softmax(b_c / tau)[j]``
+      for subclass ``j`` of class ``c``, with ``b_c`` the block of ``b`` of
+      class ``c``;
 
-    with ``b_c`` the block of ``b`` of class ``c = k // s`` and ``tau`` the
-    ``subclass_temperature``: the class probabilities are the body's, split
-    among subclasses by the subclass network. In training mode the output is
-    ``cat([a, b])`` of shape ``(N, C + K)``, for :class:`SubclassTeacherLoss`
-    with ``two_heads=True``. Nothing of the subclass network's loss reaches
-    the body, which learns exactly as a network without subclasses would.
+    ``tau`` is the ``subclass_temperature``. In training mode the output is
+    ``cat([a, b])``, for :class:`SubclassTeacherLoss` with ``two_heads=True``.
+    Nothing of the subclass network's loss reaches the body, which learns
+    exactly as a network without subclasses would.
 
     Parameters
     ----------
@@ -103,9 +109,12 @@ class SubclassHeadNetwork(nn.Module):
         ``nn.Linear``, its gradient stopped there (cheaper; sees only what the
         body learnt for the classes).
     subclass_temperature : float, default=1.0
-        ``tau`` above: values above 1 soften the split exposed to students.
+        ``tau`` above: values above 1 soften the distribution exposed.
     subclass_hidden : int, default=256
         Width of the hidden layer of the ``"hidden"`` head.
+    class_mass : {"subclass_network", "class_network"}, default="subclass_network"
+        Which network's class probabilities the exposed subclass distribution
+        sums to, see above.
     """
 
     def __init__(
@@ -118,6 +127,7 @@ class SubclassHeadNetwork(nn.Module):
         subclass_input="input",
         subclass_temperature=1.0,
         subclass_hidden=256,
+        class_mass="subclass_network",
     ):
         super().__init__()
         body_params = body_params or {}
@@ -126,6 +136,7 @@ class SubclassHeadNetwork(nn.Module):
         self.n_outputs = n_outputs
         self.subclass_input = subclass_input
         self.subclass_temperature = subclass_temperature
+        self.class_mass = class_mass
         self._hidden = []  # the input of the body's last linear layer
         if subclass_input == "input":
             self.subclass_net = body(
@@ -170,24 +181,38 @@ class SubclassHeadNetwork(nn.Module):
         return a, b
 
     def forward(self, X):
-        """Subclass log-probabilities ``(N, K)``; ``(N, C + K)`` logits in training."""
+        """``(N, C + K)``: logits ``cat([a, b])`` in training, else float64
+        class and exposed subclass log-probabilities."""
         if self.training:
             return torch.cat(self.class_and_subclass_logits(X), dim=1)
         # Predictions run the subclass network and combine the two in float64:
         # float32 rounding that depends on the batch's shape (matrix-vector
         # against matrix-matrix kernels) then stays that of the body alone.
         a, b = self.class_and_subclass_logits(X, dtype=torch.float64)
-        return self.log_proba(a.double(), b)
+        return torch.cat(self.log_probas(a.double(), b), dim=1)
 
-    def log_proba(self, class_logits_, b):
-        """``log p(k | x)`` from class logits ``a`` and subclass logits ``b``."""
+    def log_probas(self, class_logits_, b):
+        """Class log-probabilities ``(N, C)`` and the exposed subclass
+        log-probabilities ``(N, K)``, from class logits ``a`` and subclass
+        logits ``b``."""
+        log_class = F.log_softmax(class_logits_, dim=1)
+        if self.class_mass == "subclass_network":
+            return log_class, F.log_softmax(b / self.subclass_temperature, dim=1)
         s = self.n_outputs // self.n_classes
         # (N, K) -> (N, C, s): each class's block of subclass logits
         blocks = b.reshape(-1, self.n_classes, s) / self.subclass_temperature
         within = F.log_softmax(blocks, dim=2)
         # (N, C, 1) + (N, C, s) -> (N, C, s) -> (N, K)
-        log_proba = F.log_softmax(class_logits_, dim=1).unsqueeze(2) + within
-        return log_proba.reshape(-1, self.n_outputs)
+        log_proba = log_class.unsqueeze(2) + within
+        return log_class, log_proba.reshape(-1, self.n_outputs)
+
+    def class_log_proba(self, output):
+        """The class log-probabilities of an evaluation-mode output."""
+        return output[:, : self.n_classes].clamp(max=0.0)
+
+    def subclass_log_proba(self, output):
+        """The exposed subclass log-probabilities of an evaluation-mode output."""
+        return output[:, self.n_classes :].clamp(max=0.0)
 
 
 class SubclassTeacherLoss(nn.Module):
@@ -210,14 +235,15 @@ class SubclassTeacherLoss(nn.Module):
         The logits come from a :class:`SubclassHeadNetwork` in training mode:
         ``(N, C + K)``, its class logits ``a`` then its subclass head's logits
         ``b``. The loss is then
-        ``CE(y, a) + CE(y, class_logits(b)) + aux_weight * L_aux(b)``. On
-        its evaluation-mode output (``K`` columns, e.g. the validation loss of
-        early stopping) it is the class cross-entropy.
+        ``CE(y, a) + CE(y, class_logits(b)) + aux_weight * L_aux(b)``. In
+        evaluation mode (``self.training`` False, set with the network's by
+        skorch: e.g. the validation loss of early stopping) the first ``C``
+        columns are the class log-probabilities and the loss is their
+        cross-entropy.
     n_subclasses : int, default=1
-        Subclasses per class ``s``; tells a two-head network's training
-        output (``C + C * s`` columns) from its evaluation output. Logits of
-        any other width fail an assertion (with one head: a width that is not
-        a multiple of ``C``).
+        Subclasses per class ``s``: a two-head network gives ``C + C * s``
+        columns. Logits of any other width fail an assertion (with one head:
+        a width that is not a multiple of ``C``).
     aux_loss : {"contrastive", "information"}, default="contrastive"
         ``"contrastive"``: the paper's loss (with ``aux_scope`` and
         ``aux_temperature``); ``"information"``:
@@ -267,7 +293,11 @@ class SubclassTeacherLoss(nn.Module):
             y, weight = y
         n_classes = self.n_classes
         self._check_width(logits.shape[1])
-        if self.two_heads and logits.shape[1] == n_classes * (1 + self.n_subclasses):
+        if self.two_heads and not self.training:
+            # evaluation-mode output (validation): the class cross-entropy of
+            # the class log-probabilities
+            return _cross_entropy(logits[:, :n_classes], y, weight)
+        if self.two_heads:
             # (N, C + K) -> class logits a (N, C) and subclass logits b (N, K)
             a, b = logits[:, :n_classes], logits[:, n_classes:]
             loss = _cross_entropy(a, y, weight) + _cross_entropy(
@@ -275,19 +305,15 @@ class SubclassTeacherLoss(nn.Module):
             )
             return self._with_aux(loss, b, y, weight)
         loss = _cross_entropy(class_logits(logits, n_classes), y, weight)
-        if self.two_heads:
-            return loss  # evaluation-mode output: the class cross-entropy
         return self._with_aux(loss, logits, y, weight)
 
     def _check_width(self, width):
         """Logits must be of the network this loss was made for."""
         n_classes, s = self.n_classes, self.n_subclasses
         if self.two_heads:
-            # training output (N, C + C * s) or evaluation output (N, C * s)
-            assert width in (n_classes * (1 + s), n_classes * s), (
+            assert width == n_classes * (1 + s), (
                 f"a two-head network with {n_classes} classes of {s} subclasses "
-                f"gives {n_classes * (1 + s)} logits (training) or {n_classes * s} "
-                f"(evaluation), not {width}"
+                f"gives {n_classes * (1 + s)} outputs, not {width}"
             )
         else:
             assert width % n_classes == 0, (

@@ -95,19 +95,20 @@ class ProbabilityNetwork(nn.Module):
         self.n_classes = n_classes
         self.subclass_proba = subclass_proba
 
-    def subclass_log_proba(self, X):
-        """Subclass log-probabilities ``(N, K)``."""
+    def probas(self, X):
+        """Class ``(N, C)`` and subclass ``(N, K)`` probabilities."""
         network = self.network
-        if not isinstance(network, SubclassHeadNetwork):
-            return F.log_softmax(network(X), dim=1)
-        return network.log_proba(*network.class_and_subclass_logits(X))
+        if isinstance(network, SubclassHeadNetwork):
+            log_probas = network.log_probas(*network.class_and_subclass_logits(X))
+            return tuple(log_proba.exp() for log_proba in log_probas)
+        proba = F.softmax(network(X), dim=1)
+        # (N, K) -> (N, C, s) -> (N, C): a class is the sum of its subclasses
+        n_subclasses = proba.shape[1] // self.n_classes
+        return proba.reshape(-1, self.n_classes, n_subclasses).sum(dim=2), proba
 
     def forward(self, X):
         """Class probabilities ``(N, C)`` (and subclass probabilities ``(N, K)``)."""
-        proba = self.subclass_log_proba(X).exp()
-        # (N, K) -> (N, C, s) -> (N, C): a class is the sum of its subclasses
-        n_subclasses = proba.shape[1] // self.n_classes
-        class_proba = proba.reshape(-1, self.n_classes, n_subclasses).sum(dim=2)
+        class_proba, proba = self.probas(X)
         if self.subclass_proba:
             return class_proba, proba
         return class_proba

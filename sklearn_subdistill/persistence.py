@@ -329,7 +329,7 @@ def _encode_weight_scores(estimator):
     scores = getattr(estimator, "subclass_weight_scores_", None)
     if scores is None:  # a teacher
         return {"subclass_weight_scores": None}
-    pairs = [[float(w), float(loss)] for w, loss in scores.items()]
+    pairs = [[str(name), float(loss)] for name, loss in scores.items()]
     return {"subclass_weight_scores": pairs}
 
 
@@ -347,6 +347,7 @@ _ENCODERS = {
         "subclass_weight": getattr(e, "subclass_weight_", None)
     },
     "subclass_weight_scores_": _encode_weight_scores,
+    "class_mass_": lambda e: {"class_mass": getattr(e, "class_mass_", None)},
 }
 assert set(_ENCODERS) == set(FITTED_ATTRIBUTES), "every fitted attribute is saved"
 

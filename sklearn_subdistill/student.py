@@ -4,7 +4,6 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -13,9 +12,9 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from ._base import SubclassNetworkMixin
 from ._params import NETWORK_CONSTRAINTS
-from ._selection import AUTO_CANDIDATES, resolve_subclass_weight
+from ._selection import auto_temperature, resolve_subclass_weight
 from ._streaming import STREAM_NAME
-from ._teachers import check_teacher, teacher_logits
+from ._teachers import check_teacher, split_class_log_proba, teacher_logits
 from ._training import interrupts_stop
 from ._training_data import ArrayData
 from .modules import SubclassDistillationLoss
@@ -72,14 +71,28 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         is the paper's loss; ``0`` distils the class probabilities alone.
         ``"auto"`` holds out a quarter of the labelled rows and keeps, of
         conventional distillation (``0`` at ``temperature``) and the paper's
-        loss (``1`` at temperature 4), the one whose student predicts them
-        better (log-loss after temperature scaling), then refits on all rows:
-        three fits instead of one. With unlabelled rows (``y=-1``), or where
+        loss (``1`` at temperature 4) on the teacher's subclass distribution
+        or on its class probabilities split (both values of ``class_mass``),
+        the one whose student predicts them better (log-loss after
+        temperature scaling), then refits on all rows: up to four fits
+        instead of one. With unlabelled rows (``y=-1``), or where
         no rows can be held out (streams, ``partial_fit``, a process group,
         fewer than two held-out rows per class), it distils conventionally:
         on the real data of the study the split gained nothing with transfer
         rows and cost up to 7.3 AUC points on tables (see
         :ref:`when_it_helps`). Ignored for a teacher without subclasses.
+    class_mass : {"subclasses", "predict_proba"}, default="subclasses"
+        The class probabilities of the subclass distribution the student
+        learns, where it learns the split (``subclass_weight`` above 0):
+        ``"subclasses"``, the teacher's subclass distribution as it is (its
+        ``transform``); ``"predict_proba"``, the teacher's
+        ``predict_proba`` split within each class as its subclass
+        distribution splits that class. The two differ for the default
+        teacher, whose subclass network's class probabilities are not its
+        class network's (see ``class_mass`` of
+        :class:`SubclassTeacherClassifier`). With
+        ``subclass_weight="auto"`` the choice is made with the weight, and
+        recorded in ``class_mass_``.
     alpha : float, default=0.5
         Weight of the distillation term, in ``[0, 1]``; ``0`` ignores the
         teacher, ``1`` ignores the labels.
@@ -153,9 +166,14 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     subclass_weight_ : float
         The weight of the split the network was trained with: the parameter,
         or the one ``"auto"`` chose (``1`` at temperature 4, or ``0``).
+    class_mass_ : str
+        The class probabilities of the distilled split: the parameter, or
+        the one ``"auto"`` chose.
     subclass_weight_scores_ : dict
         With ``"auto"``: the held-out, temperature-scaled log-loss of each
-        candidate's student, by weight; empty when nothing was chosen.
+        candidate's student, by candidate name (``"conventional"``,
+        ``"subclasses"``, ``"predict_proba"``: the last two distil the split
+        with that ``class_mass``); empty when nothing was chosen.
     n_subclasses_ : int
         Subclasses per class: the teacher's ``n_subclasses_``; 1 for a
         teacher without subclasses, or where the split is not distilled
@@ -224,6 +242,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
             Interval(Real, 0, None, closed="left"),
             StrOptions({"auto"}),
         ],
+        "class_mass": [StrOptions({"subclasses", "predict_proba"})],
         "alpha": [Interval(Real, 0, 1, closed="both")],
     }
 
@@ -233,6 +252,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         teacher=None,
         temperature=1.0,
         subclass_weight="auto",
+        class_mass="subclasses",
         alpha=0.5,
         hidden_layer_sizes=(64,),
         module=None,
@@ -257,6 +277,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         self.teacher = teacher
         self.temperature = temperature
         self.subclass_weight = subclass_weight
+        self.class_mass = class_mass
         self.alpha = alpha
         self.hidden_layer_sizes = hidden_layer_sizes
         self.module = module
@@ -348,10 +369,9 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     def _distillation_settings(self):
         """The split's weight and the temperature: the parameters, or the
         candidate ``subclass_weight="auto"`` chose."""
-        if self.subclass_weight != "auto":
-            return float(self.subclass_weight), self.temperature
-        temperature = dict(AUTO_CANDIDATES).get(self.subclass_weight_)
-        return self.subclass_weight_, temperature or self.temperature
+        if self.subclass_weight != "auto" or not self.subclass_weight_:
+            return float(self.subclass_weight_), self.temperature
+        return self.subclass_weight_, auto_temperature(self.subclass_weight_)
 
     def _fit_classes(self, data, classes, incremental=False):
         self.teacher_ = self._fitted_teacher(data)
@@ -367,8 +387,10 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
                 "from the teacher. Fit the teacher on data of every class and pass it "
                 "in a FrozenEstimator."
             )
-        self.subclass_weight_, self.subclass_weight_scores_ = resolve_subclass_weight(
-            self, data, teacher_classes, n_subclasses, incremental
+        self.subclass_weight_, self.class_mass_, self.subclass_weight_scores_ = (
+            resolve_subclass_weight(
+                self, data, teacher_classes, n_subclasses, incremental
+            )
         )
         if not self.subclass_weight_:
             # The split is not distilled: conventional distillation, on a
@@ -377,12 +399,15 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         return teacher_classes, n_subclasses
 
     def _extra_targets(self, X):
-        logits = teacher_logits(self.teacher_, X, self._float_dtype())
-        n_classes = len(self.teacher_.classes_)
-        if not self.subclass_weight_ and logits.shape[1] > n_classes:
-            # (N, C * s) -> (N, C): the teacher's class log-probabilities
-            blocks = logits.reshape(len(logits), n_classes, -1)
-            logits = logsumexp(blocks, axis=2).astype(logits.dtype)
+        dtype = self._float_dtype()
+        if not self.subclass_weight_:
+            # No split: the class probabilities the teacher predicts, which
+            # its subclass distribution need not sum to.
+            return (teacher_logits(self.teacher_, X, dtype, classes_only=True),)
+        logits = teacher_logits(self.teacher_, X, dtype)
+        if self.class_mass_ == "predict_proba":
+            class_log_proba = teacher_logits(self.teacher_, X, dtype, classes_only=True)
+            logits = split_class_log_proba(class_log_proba, logits).astype(dtype)
         return (logits,)
 
     def _fitted_teacher(self, data):

@@ -100,10 +100,25 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
 
         With ``n_subclasses=1`` all three are the plain network.
     subclass_temperature : float, default=1.0
-        With a ``"separate"`` or ``"detached"`` subclass head, the split of
-        each class exposed by :meth:`transform` (and distilled by students) is
-        the subclass network's softmax at this temperature; above 1 it is
+        With a ``"separate"`` or ``"detached"`` subclass head, the subclass
+        distribution exposed by :meth:`transform` (and distilled by students)
+        is the subclass network's softmax at this temperature; above 1 it is
         softer. Training is not affected.
+    class_mass : {"subclass_network", "class_network"}, \
+            default="subclass_network"
+        With a ``"separate"`` or ``"detached"`` subclass head, what
+        :meth:`transform` (and so a student) gets; :meth:`predict_proba` is
+        the class network's either way.
+
+        - ``"subclass_network"``: the subclass network's own distribution over
+          all ``n_classes * n_subclasses`` subclasses, the paper's network
+          trained beside the class network. Its class blocks sum to the
+          subclass network's class probabilities, close to but not equal to
+          :meth:`predict_proba`. Its students were better on Fashion-MNIST
+          and digits (see :ref:`when_it_helps`).
+        - ``"class_network"``: :meth:`predict_proba` split within each class
+          by the subclass network; its class blocks sum to
+          :meth:`predict_proba`.
     max_epochs : int, default=100
         Passes over the training data.
     batch_size : int, default=256
@@ -205,9 +220,11 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
     ``subclass_head="separate"`` (or ``"detached"``), class logits ``a`` and
     subclass logits ``b`` (from a second network, or from the network's last
     hidden layer, its gradient stopped), it is
-    ``CE(y, a) + CE(y, class_logits(b)) + aux_weight * L_aux(b)``, and
-    ``log p(k | x) = log_softmax(a)[c] + log_softmax(b_c / subclass_temperature)[j]``
-    for subclass ``j`` of class ``c`` (see
+    ``CE(y, a) + CE(y, class_logits(b)) + aux_weight * L_aux(b)``;
+    :meth:`predict_proba` is ``softmax(a)`` and :meth:`transform` is
+    ``softmax(b / subclass_temperature)`` (``class_mass="subclass_network"``)
+    or ``softmax(a)[c] * softmax(b_c / subclass_temperature)[j]`` for
+    subclass ``j`` of class ``c`` (``"class_network"``; see
     :class:`~sklearn_subdistill.modules.SubclassHeadNetwork`).
 
     The information loss follows discriminative clustering by regularised
@@ -246,6 +263,7 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         "aux_entropy_weight": [Interval(Real, 0, None, closed="left")],
         "subclass_head": [StrOptions({"separate", "detached", "shared"})],
         "subclass_temperature": [Interval(Real, 0, None, closed="neither")],
+        "class_mass": [StrOptions({"subclass_network", "class_network"})],
     }
 
     def __init__(
@@ -261,6 +279,7 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         aux_entropy_weight=0.3,
         subclass_head="separate",
         subclass_temperature=1.0,
+        class_mass="subclass_network",
         max_epochs=100,
         batch_size=256,
         lr=1e-3,
@@ -289,6 +308,7 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         self.aux_entropy_weight = aux_entropy_weight
         self.subclass_head = subclass_head
         self.subclass_temperature = subclass_temperature
+        self.class_mass = class_mass
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -423,5 +443,6 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
                 if self.subclass_head == "separate"
                 else "hidden",
                 "subclass_temperature": self.subclass_temperature,
+                "class_mass": self.class_mass,
             },
         )

@@ -317,23 +317,32 @@ def test_student_loss_float32_matches_float64():
 
 
 @pytest.mark.parametrize("tau", [1.0, 3.0])
-def test_subclass_head_output_splits_the_class_probabilities(tau):
+@pytest.mark.parametrize("class_mass", ["subclass_network", "class_network"])
+def test_subclass_head_evaluation_output(tau, class_mass):
+    """(N, C + K) float64: the body's class log-probabilities, then the
+    subclass distribution that ``class_mass`` chooses."""
     torch.manual_seed(0)
     net = SubclassHeadNetwork(
         5, 6, n_classes=2, body=MLP, body_params={"hidden_layer_sizes": (8,)},
-        subclass_temperature=tau,
+        subclass_temperature=tau, class_mass=class_mass,
     )  # fmt: skip
     net.eval()
     X = torch.randn(4, 5)
-    log_proba = net(X)
-    assert log_proba.dtype == torch.float64
-    assert torch.allclose(log_proba.exp().sum(1), torch.ones(4, dtype=torch.float64))
-    # Each class's block sums to the body's class probability ...
+    out = net(X)
+    assert out.shape == (4, 8) and out.dtype == torch.float64
     body = torch.log_softmax(net.body(X).double(), dim=1)
+    assert torch.allclose(net.class_log_proba(out), body, atol=1e-12)
+    log_proba = net.subclass_log_proba(out)
+    assert torch.allclose(log_proba.exp().sum(1), torch.ones(4, dtype=torch.float64))
+    b = net.subclass_net(X).double()
+    if class_mass == "subclass_network":
+        # the subclass network's own softmax at temperature tau
+        assert torch.allclose(log_proba, torch.log_softmax(b / tau, dim=1))
+        return
+    # Each class's block sums to the body's class probability ...
     assert torch.allclose(class_logits(log_proba, 2), body, atol=1e-12)
     # ... split by the head's softmax at temperature tau, block by block.
-    b = net.subclass_net(X).double().reshape(4, 2, 3)
-    within = torch.log_softmax(b / tau, dim=2).reshape(4, 6)
+    within = torch.log_softmax(b.reshape(4, 2, 3) / tau, dim=2).reshape(4, 6)
     assert torch.allclose(log_proba - body.repeat_interleave(3, dim=1), within)
 
 
@@ -375,10 +384,12 @@ def test_two_head_loss():
         + 0.5 * subclass_auxiliary_loss(b)
     )
     assert torch.allclose(loss(torch.cat([a, b], 1), y), expected)
-    # Evaluation-mode output (K log-probabilities): the class cross-entropy alone.
-    log_proba = torch.log_softmax(b, 1)
+    # In evaluation mode (set with the network's by skorch) the output is the
+    # class then the subclass log-probabilities: the class cross-entropy alone.
+    log_class, log_proba = torch.log_softmax(a, 1), torch.log_softmax(b, 1)
+    loss.eval()
     assert torch.allclose(
-        loss(log_proba, y), F.cross_entropy(class_logits(log_proba, 2), y)
+        loss(torch.cat([log_class, log_proba], 1), y), F.cross_entropy(a, y)
     )
 
 
@@ -387,9 +398,12 @@ def test_teacher_loss_asserts_the_width_of_its_logits():
     # evaluation output and computed a meaningless loss.
     y = torch.tensor([0, 1, 0, 1])
     loss = SubclassTeacherLoss(2, two_heads=True, n_subclasses=3)
-    loss(torch.randn(4, 8), y)  # training output C + C * s
-    loss(torch.randn(4, 6), y)  # evaluation output C * s
-    with pytest.raises(AssertionError, match=r"8 logits \(training\) or 6"):
+    loss(torch.randn(4, 8), y)  # output C + C * s, in training
+    loss.eval()
+    loss(torch.randn(4, 8), y)  # and in evaluation
+    with pytest.raises(AssertionError, match="gives 8 outputs, not 6"):
+        loss(torch.randn(4, 6), y)  # C * s: the network's output before
+    with pytest.raises(AssertionError, match="gives 8 outputs, not 22"):
         loss(torch.randn(4, 22), y)  # C + C * 10: a network of 10 subclasses
     with pytest.raises(AssertionError, match="not 2 blocks"):
         SubclassTeacherLoss(2)(torch.randn(4, 5), y)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from skorch.callbacks import LRScheduler
@@ -393,3 +393,18 @@ def test_save_refuses_labels_that_are_not_plain(teacher, tmp_path):
     with pytest.raises(ValueError, match="class labels that are numbers, strings"):
         save(model, tmp_path / "model.pt")
     assert not (tmp_path / "model.pt").exists()
+
+
+def test_file_saved_before_class_mass_keeps_its_split(data, teacher, tmp_path):
+    """A teacher saved before ``class_mass`` existed split the class network's
+    probabilities; it loads as ``class_mass="class_network"``."""
+    X, _ = data
+    save(teacher, tmp_path / "teacher.pt")
+    payload = torch.load(tmp_path / "teacher.pt", weights_only=True)
+    del payload["estimator"]["params"]["class_mass"]
+    torch.save(payload, tmp_path / "old.pt")
+    old = load(tmp_path / "old.pt")
+    assert old.class_mass == "class_network"
+    assert_allclose(old.predict_proba(X), teacher.predict_proba(X), rtol=0, atol=0)
+    blocks = old.transform(X).reshape(len(X), len(old.classes_), -1).sum(2)
+    assert_allclose(blocks, old.predict_proba(X), atol=1e-12)

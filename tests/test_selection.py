@@ -2,17 +2,16 @@
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 
-from sklearn_subdistill import SubclassDistilledStudent
+from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
 from sklearn_subdistill._selection import (
     AUTO_CANDIDATES,
     AUTO_FALLBACK_WEIGHT,
-    AUTO_SUBCLASS_WEIGHTS,
     AUTO_VALIDATION_FRACTION,
     scaled_log_loss,
 )
@@ -37,9 +36,13 @@ def auto_student(digits2, fitted_teacher):
 def test_auto_keeps_the_candidate_with_the_lowest_held_out_loss(auto_student):
     student, _ = auto_student
     scores = student.subclass_weight_scores_
-    assert set(scores) == set(AUTO_SUBCLASS_WEIGHTS)
+    # The default teacher's subclass distribution does not sum to its
+    # predict_proba: every candidate is fitted.
+    assert list(scores) == list(AUTO_CANDIDATES)
     assert all(np.isfinite(loss) and loss > 0 for loss in scores.values())
-    assert student.subclass_weight_ == min(scores, key=scores.get)
+    weight, _, class_mass = AUTO_CANDIDATES[min(scores, key=scores.get)]
+    assert student.subclass_weight_ == weight
+    assert student.class_mass_ == (class_mass or "subclasses")
 
 
 def test_auto_is_the_fit_at_the_chosen_weight(auto_student, digits2, fitted_teacher):
@@ -48,8 +51,9 @@ def test_auto_is_the_fit_at_the_chosen_weight(auto_student, digits2, fitted_teac
     fixed = SubclassDistilledStudent(
         teacher=FrozenEstimator(fitted_teacher),
         subclass_weight=student.subclass_weight_,
+        class_mass=student.class_mass_,
         **STUDENT,
-        temperature=dict(AUTO_CANDIDATES)[student.subclass_weight_] or 1.0,
+        temperature=4.0 if student.subclass_weight_ else 1.0,
     ).fit(X_train[:300], y)
     assert fixed.subclass_weight_ == student.subclass_weight_
     assert fixed.subclass_weight_scores_ == {}
@@ -69,14 +73,18 @@ def test_auto_scores_are_held_out_log_losses(auto_student, digits2, fitted_teach
     )  # fmt: skip
     keep = np.ones(len(y), dtype=bool)
     keep[labelled[held]] = False
-    weight, temperature = AUTO_CANDIDATES[-1]
-    model = SubclassDistilledStudent(
-        teacher=FrozenEstimator(fitted_teacher), subclass_weight=weight,
-        **{**STUDENT, "temperature": temperature},
-    ).fit(X_train[keep], y[keep])  # fmt: skip
-    proba = model.predict_proba(X_train[labelled[held]])
-    expected = scaled_log_loss(y[labelled[held]], proba, [0, 1])
-    assert student.subclass_weight_scores_[weight] == pytest.approx(expected, rel=1e-9)
+    for name, (weight, temperature, class_mass) in AUTO_CANDIDATES.items():
+        if not weight:
+            continue
+        model = SubclassDistilledStudent(
+            teacher=FrozenEstimator(fitted_teacher), subclass_weight=weight,
+            class_mass=class_mass, **{**STUDENT, "temperature": temperature},
+        ).fit(X_train[keep], y[keep])  # fmt: skip
+        proba = model.predict_proba(X_train[labelled[held]])
+        expected = scaled_log_loss(y[labelled[held]], proba, [0, 1])
+        assert student.subclass_weight_scores_[name] == pytest.approx(
+            expected, rel=1e-9
+        )
     # Temperature scaling can only lower the log-loss (temperature 1 is searched).
     assert expected <= log_loss(y[labelled[held]], proba, labels=[0, 1]) + 1e-9
 
@@ -177,4 +185,59 @@ def test_the_choice_survives_save_and_load(auto_student, digits2, tmp_path):
     loaded = load(path)
     assert loaded.subclass_weight_ == student.subclass_weight_
     assert loaded.subclass_weight_scores_ == student.subclass_weight_scores_
+    assert loaded.class_mass_ == student.class_mass_
     assert_array_equal(loaded.predict_proba(X_test), student.predict_proba(X_test))
+
+
+def test_weight_0_distils_the_class_network(digits2, fitted_teacher):
+    """Conventional distillation of the default teacher distils what it
+    predicts (its class network, the 1-subclass twin's), not the class
+    probabilities of the subclass distribution it exposes."""
+    X_train, X_test, y_train, *_ = digits2
+    twin = SubclassTeacherClassifier(n_subclasses=1, aux_weight=0, **FAST)
+    twin.fit(X_train, y_train)
+    own = fitted_teacher.transform(X_test).reshape(len(X_test), 2, -1).sum(2)
+    assert np.abs(own - fitted_teacher.predict_proba(X_test)).max() > 1e-3
+    students = [
+        SubclassDistilledStudent(
+            teacher=FrozenEstimator(teacher), subclass_weight=0.0, **STUDENT
+        ).fit(X_train[:300], y_train[:300])
+        for teacher in (fitted_teacher, twin)
+    ]
+    assert students[0].n_subclasses_ == 1
+    # The teachers' class probabilities agree to float32 rounding (the same
+    # weights; tests/test_teacher.py), which a few epochs hardly amplify.
+    assert_allclose(
+        students[0].predict_proba(X_test), students[1].predict_proba(X_test), atol=1e-4
+    )
+
+
+def test_class_mass_predict_proba_splits_the_class_network(digits2, fitted_teacher):
+    """class_mass="predict_proba": the student learns the teacher's
+    predict_proba split as its subclass distribution splits each class."""
+    X_train, X_test, y_train, *_ = digits2
+    student = SubclassDistilledStudent(
+        teacher=FrozenEstimator(fitted_teacher), subclass_weight=1.0,
+        class_mass="predict_proba", **STUDENT,
+    ).fit(X_train[:300], y_train[:300])  # fmt: skip
+    (targets,) = student._extra_targets(X_test)
+    proba = fitted_teacher.predict_proba(X_test)
+    subclass = fitted_teacher.transform(X_test).reshape(len(X_test), 2, -1)
+    expected = proba[:, :, None] * subclass / subclass.sum(2, keepdims=True)
+    # float32 targets of float64 log-probabilities: 1e-6 relative
+    assert_allclose(np.exp(targets), expected.reshape(len(X_test), -1), rtol=1e-5)
+    assert_allclose(
+        np.exp(targets).reshape(len(X_test), 2, -1).sum(2), proba, rtol=1e-5
+    )
+
+
+def test_a_teacher_whose_split_sums_to_its_classes_has_two_candidates(digits2):
+    """The paper's teacher: both class masses give the same targets, so
+    "auto" fits the one split candidate."""
+    X_train, _, y_train, *_ = digits2
+    paper = SubclassTeacherClassifier(
+        n_subclasses=3, subclass_head="shared", **FAST
+    ).fit(X_train, y_train)  # fmt: skip
+    student = SubclassDistilledStudent(teacher=FrozenEstimator(paper), **STUDENT)
+    student.fit(X_train[:300], y_train[:300])
+    assert list(student.subclass_weight_scores_) == ["conventional", "subclasses"]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.datasets import load_wine
 from sklearn.exceptions import NotFittedError
@@ -450,10 +451,47 @@ def test_subclass_network_pays_no_price(digits2, head):
         teacher.predict_proba(X_test), twin.predict_proba(X_test), atol=1e-6
     )
     assert_array_equal(teacher.predict(X_test), twin.predict(X_test))
-    # Its subclasses split the twin's class probabilities.
     log_proba = teacher.predict_subclass_log_proba(X_test)
     assert log_proba.shape == (len(X_test), 8)
     assert_allclose(np.exp(log_proba).sum(1), 1.0)
+
+
+def _subclass_logits(teacher, X):
+    """The subclass network's logits ``b``, in float64."""
+    module = teacher.net_.module_.eval()
+    with torch.no_grad():
+        X = torch.as_tensor(X, dtype=torch.float32)
+        return module.class_and_subclass_logits(X, dtype=torch.float64)[1].numpy()
+
+
+def test_class_mass_chooses_what_transform_exposes(digits2):
+    """ "subclass_network": the subclass network's own softmax (at the
+    temperature); "class_network": predict_proba split by it. The weights are
+    the same, and predict_proba is the class network's either way."""
+    X_train, X_test, y_train, *_ = digits2
+    params = dict(n_subclasses=3, subclass_temperature=2.0, **FAST)
+    own = SubclassTeacherClassifier(**params).fit(X_train, y_train)
+    split = SubclassTeacherClassifier(class_mass="class_network", **params)
+    split.fit(X_train, y_train)
+    assert own.class_mass == "subclass_network"  # the default
+    assert_allclose(
+        own.predict_proba(X_test), split.predict_proba(X_test), rtol=0, atol=0
+    )
+    b = _subclass_logits(own, X_test) / 2.0
+    # float64 log-softmax of the same float64 logits: exact to rounding
+    own_log_proba = b - logsumexp(b, axis=1, keepdims=True)
+    assert_allclose(own.predict_subclass_log_proba(X_test), own_log_proba, atol=1e-12)
+    assert_array_equal(own.predict_subclass(X_test), b.argmax(1))
+    # "class_network": each class block sums to predict_proba and is split
+    # as the subclass network splits that class.
+    blocks = split.transform(X_test).reshape(len(X_test), 2, 3)
+    assert_allclose(blocks.sum(2), split.predict_proba(X_test), atol=1e-12)
+    within = b.reshape(-1, 2, 3)
+    within = np.exp(within - logsumexp(within, axis=2, keepdims=True))
+    assert_allclose(blocks / blocks.sum(2, keepdims=True), within, atol=1e-12)
+    # The subclass network's class probabilities are not the class network's.
+    own_blocks = own.transform(X_test).reshape(len(X_test), 2, 3).sum(2)
+    assert np.abs(own_blocks - own.predict_proba(X_test)).max() > 1e-3
 
 
 def test_subclass_temperature_softens_only_what_is_exposed(digits2):
