@@ -127,8 +127,14 @@ def choice_line(rows):
             group = [
                 r for r in rows if (r["regime"], r["fraction"]) == (regime, fraction)
             ]
-            chosen = sum(r["subclass weight chosen"] > 0 for r in group)
-            parts.append(f"{regime} {fraction:.0%}: {chosen} of {len(group)}")
+            split = [r for r in group if r["subclass weight chosen"] > 0]
+            of_proba = sum(
+                r.get("class mass chosen") == "predict_proba" for r in split
+            )
+            parts.append(
+                f"{regime} {fraction:.0%}: {len(split)} of {len(group)}"
+                + (f" ({of_proba} of them split `predict_proba`)" if of_proba else "")
+            )
     return "Seeds where the default student chose the split: " + "; ".join(parts) + "."
 
 
@@ -224,8 +230,9 @@ unlabelled, `y=-1` (**transfer**).
   {student_defaults}.
 - Students: `labels only` (`alpha=0`); `conventional` (the 1-subclass twin,
   student defaults); `subclass` (the package's defaults for both); `subclass,
-  split always` (the same teacher, `subclass_weight=1, temperature=4`:
-  the candidate `"auto"` may choose, taken every time); `paper's method`
+  split always` (the same teacher, `subclass_weight=1, temperature=4` on its
+  subclass distribution: a candidate `"auto"` may choose, taken every
+  time); `paper's method`
   (teacher {TEACHERS["paper"]}, student `subclass_weight=1, temperature=4`,
   as in the paper's demo); `embedding`
   (`EmbeddingSubclassTeacher` of the twin, student defaults).
