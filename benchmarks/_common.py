@@ -46,19 +46,48 @@ def pin_threads(n_threads=1):
 
 
 def command_line():
-    """The command that started this process, as it could be typed again."""
+    """The command that started this process, as it could be typed again
+    (with its niceness and ``OMP_NUM_THREADS``, where set)."""
     script = os.path.relpath(sys.argv[0], Path(__file__).resolve().parent.parent)
+    niceness = os.nice(0)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    prefix = [f"nice -n {niceness}"] if niceness else []
+    prefix += [f"env OMP_NUM_THREADS={shlex.quote(threads)}"] if threads else []
     return " ".join(
-        [
-            "nice -n 19 env OMP_NUM_THREADS=1 python",
-            shlex.quote(script),
-            *map(shlex.quote, sys.argv[1:]),
-        ]
+        [*prefix, "python", shlex.quote(script), *map(shlex.quote, sys.argv[1:])]
     )
 
 
+#: The settings a results file records as the package's defaults at its run
+#: (``tests/test_docs_results.py`` checks them against today's).
+TEACHER_KEYS = ("n_subclasses", "subclass_head", "aux_loss", "aux_weight",
+                "subclass_temperature", "class_mass")  # fmt: skip
+STUDENT_KEYS = ("temperature", "subclass_weight", "class_mass", "alpha")
+#: The header entry :func:`package_defaults` fills.
+DEFAULTS_ENTRY = "Package defaults at this run"
+
+
+def package_defaults():
+    """``{"Package defaults at this run": "teacher `k=v`, ...; student ..."}``:
+    the estimators' defaults of today (``get_params()`` of a new
+    ``SubclassTeacherClassifier`` and ``SubclassDistilledStudent``), as
+    ``benchmarks/paper_protocol.py`` writes them, for :func:`header`'s
+    ``settings``."""
+    from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
+
+    teacher = SubclassTeacherClassifier().get_params()
+    student = SubclassDistilledStudent().get_params()
+    t = ", ".join(f"`{k}={teacher[k]!r}`" for k in TEACHER_KEYS)
+    s = ", ".join(f"`{k}={student[k]!r}`" for k in STUDENT_KEYS)
+    return {DEFAULTS_ENTRY: f"teacher {t}; student {s}"}
+
+
 def header(title, description, wall_seconds, settings=None):
-    """The Markdown header: title, what was run, where, when and how long."""
+    """The Markdown header: title, what was run, where, when and how long.
+
+    ``settings`` (``{name: value}``) become ``- name: value`` lines before the
+    wall time, so that each is followed by another list item (the defaults
+    line is read up to the next one)."""
     import sklearn
     import skorch
 
@@ -75,11 +104,10 @@ def header(title, description, wall_seconds, settings=None):
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}), "
         f"skorch {skorch.__version__}, scikit-learn {sklearn.__version__}, "
         f"sklearn_subdistill {__version__}",
-        f"- Wall time: {wall_seconds:.0f} s",
     ]
     for key, value in (settings or {}).items():
         lines.append(f"- {key}: {value}")
-    lines += ["", description.strip(), ""]
+    lines += [f"- Wall time: {wall_seconds:.0f} s", "", description.strip(), ""]
     return "\n".join(lines)
 
 
@@ -98,17 +126,19 @@ def markdown_table(header_cells, rows, align=None):
     return "\n".join(lines)
 
 
-def write_results(name, markdown, figure, quick=False):
-    """Write ``<name>.md`` and ``<name>.png`` (``<name>_quick.*`` for --quick)."""
+def write_results(name, markdown, figure=None, quick=False):
+    """Write ``<name>.md`` and, given a figure, ``<name>.png``
+    (``<name>_quick.*`` for --quick); returns the paths written."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = f"{name}_quick" if quick else name
-    md_path = RESULTS / f"{stem}.md"
-    png_path = RESULTS / f"{stem}.png"
-    md_path.write_text(markdown.rstrip() + "\n", encoding="utf-8")
-    figure.savefig(png_path, dpi=120, bbox_inches="tight")
+    paths = [RESULTS / f"{stem}.md"]
+    paths[0].write_text(markdown.rstrip() + "\n", encoding="utf-8")
+    if figure is not None:
+        paths.append(RESULTS / f"{stem}.png")
+        figure.savefig(paths[1], dpi=120, bbox_inches="tight")
     print(markdown)
-    print(f"\nWrote {md_path} and {png_path}")
-    return md_path, png_path
+    print("\nWrote " + " and ".join(str(path) for path in paths))
+    return paths
 
 
 class Timer:

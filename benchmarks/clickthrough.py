@@ -11,7 +11,9 @@ files are named ``clickthrough`` plus a suffix for each option that differs
 from it, e.g. ``clickthrough_T4_s5.md``. Three students with the same small
 network are then trained on the same training rows (labels only,
 conventional and subclass distillation), and a skorch callback records their
-test log-loss and ROC AUC after every epoch.
+test log-loss and ROC AUC after every epoch. With the default
+``subclass_weight="auto"`` the subclass student fits two candidates on three
+quarters of the rows and refits the one chosen; the curves are the refit's.
 
 ``--class-weight balanced`` fits every teacher and student with
 ``class_weight="balanced"``; ``benchmarks/clickthrough_class_weight.py``
@@ -34,6 +36,7 @@ from _common import (
     header,
     markdown_table,
     mean_std,
+    package_defaults,
     pin_threads,
     write_results,
 )
@@ -64,6 +67,16 @@ STUDENT = {"hidden_layer_sizes": (32,)}
 #: are measured against.
 TEACHER_DEFAULTS = SubclassTeacherClassifier().get_params()
 STUDENT_DEFAULTS = SubclassDistilledStudent().get_params()
+
+
+def weight_or_auto(text):
+    """``--subclass-weight``: ``"auto"`` or a number."""
+    return text if text == "auto" else float(text)
+
+
+def weight_text(weight):
+    """A ``subclass_weight`` as the results name it: ``auto``, ``0.3``."""
+    return weight if weight == "auto" else f"{weight:g}"
 
 
 class TestMetrics(Callback):
@@ -148,7 +161,7 @@ def run_seed(X, y, segment, seed, args, class_weight=None):
     for method in METHODS:
         student = SubclassDistilledStudent(
             teacher=teachers[method],
-            alpha=0.0 if method == "labels only" else 0.5,
+            alpha=0.0 if method == "labels only" else STUDENT_DEFAULTS["alpha"],
             temperature=args.temperature,
             subclass_weight=args.subclass_weight,
             max_epochs=args.epochs,
@@ -162,6 +175,7 @@ def run_seed(X, y, segment, seed, args, class_weight=None):
             metric: np.array(student.history_[:, f"test_{metric}"])
             for metric in ("log_loss", "auc", "recall", "mean_proba")
         }
+        result[method]["subclass_weight_"] = float(student.subclass_weight_)
     return result
 
 
@@ -282,7 +296,8 @@ def build_parser(description=__doc__):
         type=float,
         default=STUDENT_DEFAULTS["temperature"],
         help="distillation temperature of the students (default: %(default)g, "
-        "the estimator's; other values write clickthrough_T<t>.*)",
+        "the estimator's; the paper used 4; other values write "
+        "clickthrough_T<t>.*)",
     )
     parser.add_argument(
         "--aux-weight",
@@ -316,11 +331,11 @@ def build_parser(description=__doc__):
     )
     parser.add_argument(
         "--subclass-weight",
-        type=float,
+        type=weight_or_auto,
         default=STUDENT_DEFAULTS["subclass_weight"],
-        help="the students' subclass_weight (default: %(default)g, the "
-        "estimator's; 1 is the paper's loss; other values write "
-        "clickthrough_..._sw<w>.*)",
+        help="the students' subclass_weight, auto or a number (default: "
+        "%(default)s, the estimator's; 1 is the paper's loss; other values "
+        "write clickthrough_..._sw<w>.*)",
     )
     parser.add_argument(
         "--subclasses",
@@ -360,7 +375,8 @@ def run_study(X, y, segment, args, class_weight, timer):
             f"{r['teacher subclass']['epochs']}/{r['teacher conventional']['epochs']}, "
             f"final AUC "
             + ", ".join(f"{m} {r[m]['auc'][-1]:.4f}" for m in METHODS)
-            + f" [{timer():.0f} s]",
+            + f"; subclass student's subclass_weight_ "
+            f"{r['subclass']['subclass_weight_']:g} [{timer():.0f} s]",
             flush=True,
         )
     return results
@@ -377,26 +393,48 @@ def describe(args, y, runs):
     }
     recovery = {w: mean_std([r["recovery"] for r in rs]) for w, rs in runs.items()}
     used = {w: [r["subclasses used"] for r in rs] for w, rs in runs.items()}
+    chosen = {
+        w: [weight_text(r["subclass"]["subclass_weight_"]) for r in rs]
+        for w, rs in runs.items()
+    }
     teacher = TEACHER_DEFAULTS  # what the script leaves at the package's defaults
+    student = STUDENT_DEFAULTS
+    entropy = (
+        f"\n`aux_entropy_weight={teacher['aux_entropy_weight']:g}`,"
+        if args.aux_loss == "information"
+        else ""
+    )
+    twin = (
+        ""
+        if args.subclass_head == "shared"
+        else "The subclass teacher's class network gets nothing of the subclass "
+        "network's loss, so with the same seed it trains exactly as the "
+        "conventional teacher (the two teacher rows coincide); what the "
+        "students can learn from it beyond the conventional teacher is its "
+        "subclass network's split. "
+    )
     return f"""
 `make_clickthrough(n_samples={args.n_samples}, positive_rate=0.05,
 interactions={args.interactions:g}, random_state=0)` (positive rate in the
 data: {y.mean():.4f}); each seed is a stratified 70/30 train/test split.
 Teachers: default `MLP(256, 256)`, subclass teacher with
 `n_subclasses={args.subclasses}`, `aux_weight={args.aux_weight:g}`,
-`aux_temperature={teacher["aux_temperature"]:g}`,
-`aux_entropy_weight={teacher["aux_entropy_weight"]:g}`,
+`aux_temperature={teacher["aux_temperature"]:g}`,{entropy}
 `subclass_temperature={teacher["subclass_temperature"]:g}`,
 `subclass_head="{args.subclass_head}"`, `aux_loss="{args.aux_loss}"`,
-`aux_scope="{args.aux_scope}"`,
+`aux_scope="{args.aux_scope}"`, `class_mass="{teacher["class_mass"]}"`,
 conventional teacher with `n_subclasses=1, aux_weight=0`; both trained on the
 training rows with `early_stopping=True` (10% of the training rows held out,
 patience 5 epochs, at most {args.teacher_epochs} epochs; epochs run: {epochs}).
 Students: `MLP(32)`, batch 256, lr 1e-3, `temperature={args.temperature:g}`,
-`alpha=0.5`, `subclass_weight={args.subclass_weight:g}`
+`alpha={student["alpha"]:g}`, `subclass_weight={weight_text(args.subclass_weight)}`
 (labels only: `alpha=0`), trained on all training rows for {args.epochs}
-epochs; test metrics recorded after every epoch by a skorch callback.
-`class_weight` of every teacher and student: {list(runs)}. Mean ±
+epochs; test metrics recorded after every epoch by a skorch callback
+(with `"auto"`, the refit's, on all training rows, after the two candidates
+on three quarters of them: 0 is conventional distillation at the student's
+temperature, 1 the paper's loss at temperature 4). The subclass student's
+`subclass_weight_` per seed: {chosen}.
+{twin}`class_weight` of every teacher and student: {list(runs)}. Mean ±
 std over {args.seeds} seeds. The subclass teacher's
 recovery of the 8 hidden segments on the test rows ({2 * args.subclasses}
 subclasses, 2 classes of {args.subclasses}; one-to-one matching): {recovery};
@@ -408,7 +446,12 @@ def learning_curves(args, y, results, timer, class_weight):
     """The learning-curve report of one ``class_weight``."""
     description = describe(args, y, {class_weight: results})
     return [
-        header("Click-through learning curves", description, timer()),
+        header(
+            "Click-through learning curves",
+            description,
+            timer(),
+            package_defaults(),
+        ),
         "The best student at each epoch is in bold. Teacher rows give the "
         "teachers' own test metrics.",
         "",
@@ -434,7 +477,7 @@ def result_name(args):
         (args.interactions != 0, f"_int{args.interactions:g}"),
         (
             args.subclass_weight != student["subclass_weight"],
-            f"_sw{args.subclass_weight:g}",
+            f"_sw{weight_text(args.subclass_weight)}",
         ),
         (args.subclasses != teacher["n_subclasses"], f"_s{args.subclasses}"),
     )

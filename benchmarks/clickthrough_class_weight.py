@@ -7,7 +7,10 @@ the non-clicks in every loss). It compares, per model, the test ROC AUC, the
 recall of the clicks (the share of test clicks that ``predict`` calls clicks:
 probability above 0.5), the log-loss and the mean predicted click
 probability; students at their last epoch, teachers as early stopping left
-them. The options are those of ``clickthrough.py``.
+them. The options are those of ``clickthrough.py``; the results go to
+``benchmarks/results/clickthrough_class_weight.md`` (and ``.png``), with
+``clickthrough.py``'s suffix for each option that differs from the package's
+defaults.
 
 Usage::
 
@@ -15,7 +18,8 @@ Usage::
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/clickthrough_class_weight.py \\
         --quick
 
-``results/archive/clickthrough_cw_T1_detached.md`` was made at earlier defaults
+``results/archive/clickthrough_cw_T1_detached.md`` (the name this script
+gave its results then) was made at earlier defaults
 (5 subclasses, ``subclass_head="detached"``, the contrastive loss, the paper's
 student loss); its settings are ``--subclass-head detached --aux-loss
 contrastive --subclasses 5 --subclass-weight 1``.
@@ -29,7 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import clickthrough
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import Timer, header, markdown_table, mean_std, write_results
+from _common import (
+    Timer,
+    header,
+    markdown_table,
+    mean_std,
+    package_defaults,
+    write_results,
+)
 
 #: The models compared, with the key of each in a result of ``run_seed``.
 MODELS = [(f"teacher {n}", f"teacher {n}") for n in ("subclass", "conventional")] + [
@@ -127,6 +138,7 @@ def main(argv=None):
             "Click-through: class_weight='balanced' against unweighted",
             clickthrough.describe(args, y, runs),
             timer(),
+            package_defaults(),
         ),
         "Students at their last epoch, teachers as early stopping left them. "
         "Recall of clicks: the share of test clicks that `predict` calls clicks "
@@ -139,7 +151,9 @@ def main(argv=None):
         "",
         differences(runs),
     ]
-    name = clickthrough.result_name(args).replace("clickthrough", "clickthrough_cw")
+    name = clickthrough.result_name(args).replace(
+        "clickthrough", "clickthrough_class_weight", 1
+    )
     write_results(name, "\n".join(parts), plot(runs), quick=args.quick)
 
 

@@ -1,16 +1,18 @@
 """Data-parallel training: seconds per epoch of the teacher with 1, 2, ... processes.
 
 The script launches itself with ``torchrun`` once per process count, each
-process fits the same ``SubclassTeacherClassifier`` (default ``subclass_head``,
-auxiliary loss on) on the same synthetic data with the same *global*
-``batch_size``, and rank 0 reports the epoch times skorch recorded (the first
-epoch, with its warm-up, is left out). The table goes to
-``benchmarks/results/distributed.md``.
+process fits the same ``SubclassTeacherClassifier`` (the package's defaults
+but for the network, ``batch_size`` and ``max_epochs``: a class network and a
+subclass network, the contrastive loss over the whole gathered batch) on the
+same synthetic data with the same *global* ``batch_size``, and rank 0 reports
+the epoch times skorch recorded (the first epoch, with its warm-up, is left
+out). The table goes to ``benchmarks/results/distributed.md`` (``--output``
+for another device or machine).
 
 Usage::
 
     # CPU, gloo, one torch thread per process (this project's 2-core machine)
-    nice -n 19 python benchmarks/distributed.py --nprocs 1 2
+    nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/distributed.py --repeats 2
 
     # one node with 4 GPUs, NCCL, one process per GPU
     python benchmarks/distributed.py --device cuda --nprocs 1 2 4 --rows 2000000
@@ -38,7 +40,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import MACHINE, RESULTS, command_line
+from _common import MACHINE, RESULTS, Timer, header, markdown_table, package_defaults
 
 
 def parse_args(argv=None):
@@ -53,7 +55,9 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="torch threads/process")
     parser.add_argument("--repeats", type=int, default=1, help="launches per count")
     parser.add_argument("--output", default=str(RESULTS / "distributed.md"))
-    parser.add_argument("--machine", default=MACHINE, help="for the table")
+    parser.add_argument(
+        "--machine", default=MACHINE, help="the machine, in words, for the header"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -76,7 +80,6 @@ def worker(args):
     X = rng.standard_normal((args.rows, args.features)).astype(np.float32)
     y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
     teacher = SubclassTeacherClassifier(
-        n_subclasses=4,
         hidden_layer_sizes=tuple(args.hidden),
         batch_size=args.batch_size,
         max_epochs=args.epochs,
@@ -93,6 +96,7 @@ def worker(args):
             "epochs": [float(d) for d in teacher.history_[:, "dur"]],
             "fit": total,
             "train_loss": float(teacher.history_[-1, "train_loss"]),
+            "n_subclasses": int(teacher.n_subclasses_),
             "torch": torch.__version__,
             "device": (
                 torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
@@ -134,6 +138,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         return worker(args)
+    timer = Timer()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for nprocs in args.nprocs:
@@ -152,30 +157,39 @@ def main(argv=None):
     from sklearn_subdistill import SubclassTeacherClassifier
 
     defaults = SubclassTeacherClassifier().get_params()
-    lines = [
-        "# Data-parallel training: one teacher epoch with N processes",
-        "",
-        f"- Command: `{command_line()}`",
-        f"- Machine: {args.machine}; device {first['device']}; "
-        f"torch {first['torch']}, backend {first['backend']}, "
-        f"{args.threads} torch thread(s) per process.",
-        "",
-        f"Teacher: MLP{tuple(args.hidden)}, n_subclasses=4, the default "
-        f"subclass_head={defaults['subclass_head']!r} and "
-        f"aux_loss={defaults['aux_loss']!r} (aux_scope={defaults['aux_scope']!r}), "
-        f"auxiliary loss on; {args.rows:,} x {args.features} "
-        f"float32 rows, global batch_size={args.batch_size}, {args.epochs} "
-        "epochs; the median epoch after the first (skorch's `dur`).",
-        "",
-        "| processes | launch | s / epoch | rows / s | speed-up | final train_loss |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for nprocs, repeat, epoch, result in rows:
-        lines.append(
-            f"| {nprocs} | {repeat + 1} | {epoch:.2f} | {args.rows / epoch:,.0f} "
-            f"| {base / epoch:.2f}x | {result['train_loss']:.4f} |"
-        )
-    Path(args.output).write_text("\n".join(lines) + "\n")
+    description = (
+        f"Teacher: MLP{tuple(args.hidden)} class network and a subclass network "
+        f"of the same architecture ({first['n_subclasses']} subclasses per class), "
+        f"otherwise the package's defaults: subclass_head="
+        f"{defaults['subclass_head']!r}, aux_loss={defaults['aux_loss']!r} "
+        f"(aux_scope={defaults['aux_scope']!r}: over the whole gathered batch); "
+        f"{args.rows:,} x {args.features} float32 rows, global "
+        f"batch_size={args.batch_size}, {args.epochs} epochs; the median epoch "
+        "after the first (skorch's `dur`). Speed-up: the first process count's "
+        "median epoch over each launch's."
+    )
+    settings = {
+        **package_defaults(),
+        "Run on": f"{args.machine}; device {first['device']}; torch "
+        f"{first['torch']} in the workers, backend {first['backend']}, "
+        f"{args.threads} torch thread(s) per process",
+    }
+    table = markdown_table(
+        ["processes", "launch", "s / epoch", "rows / s", "speed-up",
+         "final train_loss"],
+        [[nprocs, repeat + 1, f"{epoch:.2f}", f"{args.rows / epoch:,.0f}",
+          f"{base / epoch:.2f}x", f"{result['train_loss']:.4f}"]
+         for nprocs, repeat, epoch, result in rows],
+        align=["r"] * 6,
+    )  # fmt: skip
+    markdown = header(
+        "Data-parallel training: one teacher epoch with N processes",
+        description,
+        timer(),
+        settings,
+    )
+    Path(args.output).write_text(markdown + "\n" + table + "\n", encoding="utf-8")
+    print(markdown + "\n" + table)
     print(f"wrote {args.output}")
 
 

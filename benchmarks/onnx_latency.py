@@ -11,6 +11,11 @@ serving one request at a time sees it) and the throughput on 10,000 rows
   ``MLPClassifier((32,))`` and a ``HistGradientBoostingClassifier``'s
   ``predict_proba``.
 
+Teacher and student are at the package's defaults but for the network sizes
+and epochs (the default teacher: a class network and a subclass network;
+the default student's ``subclass_weight="auto"`` chooses whether it distils
+the split, which sets its number of outputs).
+
 Usage::
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/onnx_latency.py
@@ -24,7 +29,14 @@ import warnings
 
 import numpy as np
 import onnxruntime
-from _common import RESULTS, Timer, header, markdown_table, pin_threads
+from _common import (
+    RESULTS,
+    Timer,
+    header,
+    markdown_table,
+    package_defaults,
+    pin_threads,
+)
 from skl2onnx import to_onnx
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
@@ -89,9 +101,7 @@ def main():
         X.astype(np.float32), y, test_size=0.3, random_state=0, stratify=y
     )
     epochs = 5 if args.quick else 60
-    teacher = SubclassTeacherClassifier(
-        n_subclasses=5, max_epochs=epochs, device="cpu", random_state=0
-    )
+    teacher = SubclassTeacherClassifier(max_epochs=epochs, device="cpu", random_state=0)
     student = make_pipeline(
         StandardScaler(),
         SubclassDistilledStudent(
@@ -146,8 +156,12 @@ def main():
         f"Digits 0-4 against 5-9, {len(X_train)} training rows. One row: median of "
         f"{args.calls} calls after 30 warm-up calls. Throughput: the "
         f"{len(X_test)} test rows repeated to 10,000, median of {args.repeats} runs. "
-        f"Student: MLP(32) distilled from a teacher MLP(256, 256) with 5 subclasses "
-        f"per class, {epochs} epochs each. onnxruntime on one thread "
+        f"Student: MLP(32) distilled from a teacher of two MLP(256, 256) networks "
+        f"(class and subclass network) with {fitted_student.teacher_.n_subclasses_} "
+        f"subclasses per class, {epochs} epochs each; the student's "
+        f"subclass_weight_ (chosen by 'auto'): {fitted_student.subclass_weight_:g}, "
+        f"so {fitted_student.net_.module_.layers[-1].out_features} outputs. "
+        "onnxruntime on one thread "
         "(CPUExecutionProvider), torch on one thread. 'student + scaler' is the "
         "whole pipeline on raw features; every other row starts from standardised "
         f"features. Conversion by skl2onnx took {conversion_s:.1f} s per model."
@@ -156,7 +170,7 @@ def main():
         "Serving latency: ONNX export against predict_proba",
         description,
         timer(),
-        {"torch threads": threads},
+        {**package_defaults(), "torch threads": threads},
     )
     markdown += "\n" + table + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -2,44 +2,67 @@
 
 In one process, alternating the two, times:
 
-- the teacher's ``fit`` against a raw loop with the same MLP, loss, epochs, batch
-  size, optimizer, seed and threads;
-- the student's ``fit`` (teacher logits computed once, then distillation)
-  against the same in a raw loop;
+- the default teacher's ``fit`` (a class network and a subclass network,
+  ``SubclassHeadNetwork``) against a raw loop with the same module, loss,
+  epochs, batch size, optimizer, seed and threads;
+- the default student's ``fit`` (``subclass_weight="auto"``: two candidates
+  on three quarters of the rows, then a refit on all of them), and a student
+  fixed at the weight and temperature ``"auto"`` chose (one fit: the teacher's
+  logits computed once, then distillation) against the same loss in a raw
+  loop;
 - ``predict_proba`` on ``--predict-rows`` rows against plain batched torch
-  inference, with the peak memory each adds over its input.
+  inference of the same module, with the peak memory each adds over its input.
 
 Also times skorch's default data path (``skorch.dataset.Dataset`` rows collated
-by a ``DataLoader``) on the same net, to show what the slicing iterator saves.
+by a ``DataLoader``) on the teacher's net, to show what the slicing iterator
+saves. Teacher and student are at the package's defaults (network sizes
+included) but for ``max_epochs``; the table goes to
+``benchmarks/results/speed.md`` (``speed_<device>.md`` on another device than
+the CPU, ``speed_quick.md`` with ``--quick``).
 
 Usage::
 
-    python benchmarks/speed.py                 # CPU, the issue's settings
+    nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/speed.py
     python benchmarks/speed.py --device cuda   # on a GPU machine
     python benchmarks/speed.py --quick         # a fast smoke run
 """
 
 import argparse
-import platform
 import statistics
+import sys
 import threading
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from _common import (
+    Timer,
+    header,
+    markdown_table,
+    package_defaults,
+    pin_threads,
+    write_results,
+)
 from sklearn.frozen import FrozenEstimator
 from skorch.dataset import Dataset as SkorchDataset
 from torch.utils.data import DataLoader
 
 from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
 from sklearn_subdistill._net import SubclassNet
-from sklearn_subdistill.losses import class_logits
+from sklearn_subdistill._selection import AUTO_CANDIDATES
 from sklearn_subdistill.modules import (
     MLP,
     SubclassDistillationLoss,
+    SubclassHeadNetwork,
     SubclassTeacherLoss,
 )
+
+TEACHER = SubclassTeacherClassifier().get_params()
+STUDENT = SubclassDistilledStudent().get_params()
+N_CLASSES = 2
 
 
 class PeakRSS:
@@ -80,11 +103,38 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def raw_fit(X, targets, criterion, n_outputs, args, seed):
+def teacher_module(n_features, n_subclasses):
+    """The default teacher's module: a class MLP beside a subclass MLP."""
+    return SubclassHeadNetwork(
+        n_features,
+        N_CLASSES * n_subclasses,
+        N_CLASSES,
+        body=MLP,
+        body_params={"hidden_layer_sizes": TEACHER["hidden_layer_sizes"]},
+        subclass_input="input",  # subclass_head="separate"
+        subclass_temperature=TEACHER["subclass_temperature"],
+        class_mass=TEACHER["class_mass"],
+    )
+
+
+def teacher_loss(n_subclasses):
+    """The default teacher's loss on that module's two outputs."""
+    return SubclassTeacherLoss(
+        n_classes=N_CLASSES,
+        aux_weight=TEACHER["aux_weight"],
+        aux_temperature=TEACHER["aux_temperature"],
+        aux_scope=TEACHER["aux_scope"],
+        aux_loss=TEACHER["aux_loss"],
+        aux_entropy_weight=TEACHER["aux_entropy_weight"],
+        two_heads=True,
+        n_subclasses=n_subclasses,
+    )
+
+
+def raw_fit(model, X, targets, criterion, args, seed):
     """The minimal loop: whole tensors on the device, shuffled index slices."""
     device = args.device
-    torch.manual_seed(seed)
-    model = MLP(X.shape[1], n_outputs, hidden_layer_sizes=(256, 256)).to(device)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     X_t = torch.as_tensor(X).to(device)
     targets = [t.to(device) for t in targets]
@@ -104,28 +154,32 @@ def raw_fit(X, targets, criterion, n_outputs, args, seed):
     return model
 
 
-def raw_predict_proba(model, X, n_classes, device, batch_size=8192):
-    """Plain batched inference: float32 batches in, class probabilities out."""
-    out = np.empty((len(X), n_classes))
+def raw_predict_proba(model, X, device, batch_size=8192):
+    """Plain batched inference of the teacher's module: float32 batches in,
+    its class network's probabilities out."""
+    out = np.empty((len(X), N_CLASSES))
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(X), batch_size):
             batch = torch.from_numpy(X[start : start + batch_size]).to(device)
-            log_p = F.log_softmax(model(batch).double(), dim=1)
-            out[start : start + batch_size] = (
-                class_logits(log_p, n_classes).exp().cpu().numpy()
-            )
+            log_p = model.class_log_proba(model(batch))
+            out[start : start + batch_size] = log_p.exp().cpu().numpy()
     return out
 
 
-def skorch_default_fit(X, y, args, seed):
-    """The same net through skorch's default path: per-row Dataset + DataLoader."""
+def skorch_default_fit(X, y, n_subclasses, args, seed):
+    """The teacher's net through skorch's default path: per-row Dataset +
+    DataLoader."""
     net = SubclassNet(
-        module=MLP,
+        module=SubclassHeadNetwork,
         module__n_features=X.shape[1],
-        module__n_outputs=2 * args.subclasses,
-        module__hidden_layer_sizes=(256, 256),
-        criterion=SubclassTeacherLoss(n_classes=2),
+        module__n_outputs=N_CLASSES * n_subclasses,
+        module__n_classes=N_CLASSES,
+        module__body=MLP,
+        module__body_params={"hidden_layer_sizes": TEACHER["hidden_layer_sizes"]},
+        module__subclass_temperature=TEACHER["subclass_temperature"],
+        module__class_mass=TEACHER["class_mass"],
+        criterion=teacher_loss(n_subclasses),
         optimizer=torch.optim.Adam,
         lr=1e-3,
         max_epochs=args.epochs,
@@ -147,100 +201,123 @@ def timed(fn):
     return time.perf_counter() - start, result
 
 
-def main():
+def fit_table(times, rows):
+    """Median seconds, rows/s and the median ratio to the raw loop."""
+    body = []
+    for name, raw in (
+        ("teacher", "raw teacher"),
+        ("student, fixed weight", "raw student"),
+        ("student, default (auto)", "raw student"),
+        ("skorch default", "raw teacher"),
+    ):
+        ratios = [a / b for a, b in zip(times[name], times[raw], strict=True)]
+        med, ratio = statistics.median(times[name]), statistics.median(ratios)
+        body.append([name, f"{med:.2f}", f"{rows / med:,.0f}", f"{ratio:.3f}"])
+    for raw in ("raw teacher", "raw student"):
+        med = statistics.median(times[raw])
+        body.append([f"{raw} loop", f"{med:.2f}", f"{rows / med:,.0f}", "1"])
+    return markdown_table(
+        ["fit", "median s", "rows/s", "ratio to raw loop (median of pairs)"], body
+    )
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--features", type=int, default=64)
-    parser.add_argument("--subclasses", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=STUDENT["batch_size"])
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--predict-rows", type=int, default=1_000_000)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 pairs")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.epochs, args.pairs, args.predict_rows = 4000, 2, 2, 100_000
+    threads = pin_threads(args.threads)
+    timer = Timer()
 
     rng = np.random.RandomState(0)
     X = rng.standard_normal((args.rows, args.features)).astype(np.float32)
     y = (X[:, :8].sum(1) + 0.5 * rng.standard_normal(args.rows) > 0).astype(np.int64)
     common = dict(
-        hidden_layer_sizes=(256, 256),
-        max_epochs=args.epochs,
-        batch_size=args.batch_size,
-        device=args.device,
+        max_epochs=args.epochs, batch_size=args.batch_size, device=args.device
     )
-    teacher_criterion = SubclassTeacherLoss(n_classes=2)
-    student_criterion = SubclassDistillationLoss(n_classes=2)
-    K = 2 * args.subclasses
+    s = TEACHER["n_subclasses"]
+    # Warm-up (torch's first-use costs, about a second): neither side pays it.
+    warm = SubclassTeacherClassifier(max_epochs=1, device=args.device).fit(
+        X[:1024], y[:1024]
+    )
+    SubclassDistilledStudent(teacher=FrozenEstimator(warm), max_epochs=1,
+                             device=args.device).fit(X[:1024], y[:1024])  # fmt: skip
 
-    times = {k: [] for k in ("teacher", "raw teacher", "student", "raw student")}
-    times["skorch default"] = []
+    names = ("teacher", "raw teacher", "student, default (auto)",
+             "student, fixed weight", "raw student", "skorch default")  # fmt: skip
+    times = {k: [] for k in names}
+    chosen = []
     fitted_teacher = None
     for pair in range(args.pairs):
         seed = pair
         t_est, fitted_teacher = timed(
-            # The paper's single-head network: what the raw loop below trains.
             lambda seed=seed: SubclassTeacherClassifier(
-                n_subclasses=args.subclasses,
-                subclass_head="shared",
-                aux_loss="contrastive",
-                random_state=seed,
-                **common,
+                random_state=seed, **common
             ).fit(X, y)
         )
-        t_raw, _ = timed(
-            lambda seed=seed: raw_fit(
-                X, [torch.as_tensor(y)], teacher_criterion, K, args, seed
-            )
-        )
+
+        def raw_teacher(seed=seed):
+            torch.manual_seed(seed)
+            model = teacher_module(X.shape[1], s)
+            return raw_fit(model, X, [torch.as_tensor(y)], teacher_loss(s), args, seed)
+
+        t_raw, _ = timed(raw_teacher)
         times["teacher"].append(t_est)
         times["raw teacher"].append(t_raw)
 
         frozen = FrozenEstimator(fitted_teacher)
-        t_est, _ = timed(
-            # subclass_weight=1: the paper's loss, which the raw loop computes.
+        t_auto, student = timed(
             lambda seed=seed, frozen=frozen: SubclassDistilledStudent(
-                teacher=frozen, random_state=seed, subclass_weight=1.0, **common
+                teacher=frozen, random_state=seed, **common
             ).fit(X, y)
         )
-
-        def raw_student(seed=seed, fitted_teacher=fitted_teacher):
-            logits = torch.as_tensor(
-                fitted_teacher.predict_subclass_log_proba(X), dtype=torch.float32
+        times["student, default (auto)"].append(t_auto)
+        # The weight "auto" chose, at its temperature (the paper's 4 for 1).
+        weight = student.subclass_weight_
+        temperature = dict(AUTO_CANDIDATES)[weight] or STUDENT["temperature"]
+        chosen.append((weight, temperature))
+        t_est, _ = timed(
+            lambda seed=seed, frozen=frozen, w=weight, t=temperature: (
+                SubclassDistilledStudent(
+                    teacher=frozen, random_state=seed, subclass_weight=w,
+                    temperature=t, **common,
+                ).fit(X, y)
             )
+        )  # fmt: skip
+        times["student, fixed weight"].append(t_est)
+
+        def raw_student(seed=seed, teacher=fitted_teacher, weight=weight,
+                        temperature=temperature):  # fmt: skip
+            if weight == 0:  # conventional: one output per class
+                logits, n_outputs = teacher.predict_log_proba(X), N_CLASSES
+            else:
+                logits, n_outputs = teacher.predict_subclass_log_proba(X), N_CLASSES * s
+            criterion = SubclassDistillationLoss(
+                N_CLASSES, alpha=STUDENT["alpha"], temperature=temperature,
+                subclass_weight=weight,
+            )  # fmt: skip
+            torch.manual_seed(seed)
+            model = MLP(X.shape[1], n_outputs, STUDENT["hidden_layer_sizes"])
+            logits = torch.as_tensor(logits, dtype=torch.float32)
             return raw_fit(
-                X, [torch.as_tensor(y), logits], student_criterion, K, args, seed
+                model, X, [torch.as_tensor(y), logits], criterion, args, seed
             )
 
         t_raw, _ = timed(raw_student)
-        times["student"].append(t_est)
         times["raw student"].append(t_raw)
-        t_default, _ = timed(lambda seed=seed: skorch_default_fit(X, y, args, seed))
+        t_default, _ = timed(lambda seed=seed: skorch_default_fit(X, y, s, args, seed))
         times["skorch default"].append(t_default)
-
-    rows = args.rows * args.epochs
-    print(
-        f"# Speed: {args.rows} x {args.features} float32, MLP 256-256, C=2, "
-        f"s={args.subclasses}, batch {args.batch_size}, {args.epochs} epochs, "
-        f"Adam; device {args.device}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; {platform.machine()}"
-    )
-    print()
-    print("| fit | median s | rows/s | ratio to raw loop (median of pairs) |")
-    print("|---|---:|---:|---:|")
-    for name, raw in [
-        ("teacher", "raw teacher"),
-        ("student", "raw student"),
-        ("skorch default", "raw teacher"),
-    ]:
-        ratios = [a / b for a, b in zip(times[name], times[raw], strict=True)]
-        med, ratio = statistics.median(times[name]), statistics.median(ratios)
-        print(f"| {name} | {med:.2f} | {rows / med:,.0f} | {ratio:.3f} |")
-    for raw in ("raw teacher", "raw student"):
-        med = statistics.median(times[raw])
-        print(f"| {raw} loop | {med:.2f} | {rows / med:,.0f} | 1 |")
+        done = ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items())
+        print(f"pair {pair}: {done} [{timer():.0f} s]", flush=True)
 
     # Inference on many rows: time and peak memory over the input.
     X_big = rng.standard_normal((args.predict_rows, args.features)).astype(np.float32)
@@ -253,7 +330,7 @@ def main():
         pred_times["predict_proba"].append(t)
         peaks["predict_proba"] = max(peaks["predict_proba"], mem.added)
         with PeakRSS() as mem:
-            t, p_raw = timed(lambda: raw_predict_proba(model, X_big, 2, args.device))
+            t, p_raw = timed(lambda: raw_predict_proba(model, X_big, args.device))
         pred_times["raw inference"].append(t)
         peaks["raw inference"] = max(peaks["raw inference"], mem.added)
     assert np.allclose(p_est, p_raw, atol=1e-6), "the two inference paths disagree"
@@ -263,25 +340,52 @@ def main():
             pred_times["predict_proba"], pred_times["raw inference"], strict=True
         )
     ]
-    print()
-    print(
-        f"| predict_proba, {args.predict_rows:,} x {args.features} "
-        f"(input {X_big.nbytes / 2**20:.0f} MiB) | median s | rows/s | "
-        "peak RSS added (MiB) | ratio |"
-    )
-    print("|---|---:|---:|---:|---:|")
+    body = []
     for name in ("predict_proba", "raw inference"):
         med = statistics.median(pred_times[name])
         ratio = statistics.median(ratios) if name == "predict_proba" else 1.0
-        print(
-            f"| {name} | {med:.2f} | {args.predict_rows / med:,.0f} | "
-            f"{peaks[name] / 2**20:.0f} | {ratio:.3f} |"
-        )
+        body.append([name, f"{med:.2f}", f"{args.predict_rows / med:,.0f}",
+                     f"{peaks[name] / 2**20:.0f}", f"{ratio:.3f}"])  # fmt: skip
+    predict_table = markdown_table(
+        [f"predict_proba, {args.predict_rows:,} x {args.features} (input "
+         f"{X_big.nbytes / 2**20:.0f} MiB)", "median s", "rows/s",
+         "peak RSS added (MiB)", "ratio"], body,
+    )  # fmt: skip
+
+    weights = sorted({f"{w:g} at T={t:g}" for w, t in chosen})
+    description = f"""
+{args.rows:,} x {args.features} float32 rows (two classes), {args.epochs} epochs,
+batch {args.batch_size}, Adam (lr 1e-3), device {args.device}, {threads} torch
+thread(s). Teacher: the package's default, `MLP{TEACHER["hidden_layer_sizes"]}`
+class network beside a subclass network of the same architecture
+({s} subclasses per class); the raw teacher loop trains the same
+`SubclassHeadNetwork` with the same `SubclassTeacherLoss`. Students
+(`MLP{STUDENT["hidden_layer_sizes"]}`) of the fitted teacher: the default
+(`subclass_weight="auto"`: two candidate fits on three quarters of the rows,
+then the refit), and the weight it chose at its temperature, fixed (one fit;
+chosen: {", ".join(weights)}), against the raw student loop with that loss.
+Every ratio is to the raw loop of the same pair ("student, default (auto)"
+to the raw loop of the fixed student: the cost of choosing). "skorch default"
+is the teacher's net through skorch's per-row `Dataset` + `DataLoader` path,
+against the raw teacher loop. Fits: median of {args.pairs} alternated pairs.
+Inference: {args.pairs} alternated pairs on {args.predict_rows:,} rows (the
+teacher's `predict_proba`, both networks run, against the same module in
+plain batches of 8192 rows); peak RSS added over the input, sampled every
+2 ms.
+"""
+    parts = [
+        header(
+            "Speed against a raw torch loop", description, timer(), package_defaults()
+        ),
+        fit_table(times, args.rows * args.epochs),
+        "",
+        predict_table,
+    ]
     if args.device.startswith("cuda"):
-        print(
-            "\nCUDA peak allocated: "
-            f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB"
-        )
+        parts += ["", "CUDA peak allocated: "
+                  f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB"]  # fmt: skip
+    name = "speed" if args.device == "cpu" else f"speed_{args.device.replace(':', '')}"
+    write_results(name, "\n".join(parts), quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,23 @@
-"""Transfer study: a few labelled rows plus unlabelled rows, distillation at T=1, 4.
+"""Transfer study: a few labelled rows plus unlabelled rows.
 
 For each seed (a stratified train/test split) a small stratified labelled
 subset of the training rows is drawn; the other training rows are passed
 unlabelled (label ``-1``), where the student takes the distillation term
-alone. Teachers (subclass: 5 subclasses; conventional: 1 subclass,
-``aux_weight=0``) are fitted on the labelled subset only and passed frozen.
-Every student has the same network and the same number of optimiser steps:
+alone. Teachers (subclass: the package's default teacher; conventional: its
+1-subclass twin, ``aux_weight=0``) are fitted on the labelled subset only and
+passed frozen. Every student has the same network and the same number of
+optimiser steps:
 
 - all labels: every training row labelled, no teacher (upper reference);
 - labelled subset only: the labelled rows alone, no teacher;
-- conventional / subclass distillation at temperatures 1 and 4 on the
-  labelled subset plus the unlabelled rows.
+- conventional: the twin's student at the package's student defaults;
+- subclass: the default teacher's student at the package's defaults
+  (``subclass_weight="auto"``, which distils conventionally with unlabelled
+  rows);
+- subclass, split: the default teacher's student with the paper's loss
+  (``subclass_weight=1``) at each of ``--temperatures`` (default 1 and 4),
+
+all but the references on the labelled subset plus the unlabelled rows.
 
 Usage::
 
@@ -29,6 +36,7 @@ from _common import (
     header,
     markdown_table,
     mean_std,
+    package_defaults,
     pin_threads,
     write_results,
 )
@@ -37,10 +45,10 @@ pin_threads(1)
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from _study import epochs_for_steps  # noqa: E402
 from sklearn.frozen import FrozenEstimator  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn_subdistill._study import epochs_for_steps  # noqa: E402
 
 from sklearn_subdistill import (  # noqa: E402
     SubclassDistilledStudent,
@@ -52,10 +60,10 @@ from sklearn_subdistill.datasets import (  # noqa: E402
 )
 from sklearn_subdistill.metrics import subclass_recovery_score  # noqa: E402
 
-# The paper's student loss (the whole subclass split), as when these results
-# were made.
-STUDENT = {"hidden_layer_sizes": (32,), "subclass_weight": 1.0}
+STUDENT = {"hidden_layer_sizes": (32,)}
 BATCH = 256
+#: The students' parameters on top of the package's defaults, by name.
+DISTILLED = {"conventional": {}, "subclass": {}}
 
 
 def datasets(n_samples):
@@ -73,10 +81,8 @@ def datasets(n_samples):
 
 
 def variants(temperatures):
-    names = ["all labels", "labelled subset only"]
-    for kind in ("conventional", "subclass"):
-        names += [f"{kind}, T={t:g}" for t in temperatures]
-    return names
+    return ["all labels", "labelled subset only", "conventional", "subclass",
+            *(f"subclass, split, T={t:g}" for t in temperatures)]  # fmt: skip
 
 
 def run_seed(X, y, hidden, seed, args):
@@ -98,10 +104,7 @@ def run_seed(X, y, hidden, seed, args):
         "random_state": seed,
         "max_epochs": epochs_for_steps(len(X_lab), BATCH, args.teacher_steps),
     }
-    # The paper's network, the package's default when these results were made.
-    sub_teacher = SubclassTeacherClassifier(
-        n_subclasses=5, subclass_head="shared", aux_loss="contrastive", **teacher
-    ).fit(X_lab, y_lab)
+    sub_teacher = SubclassTeacherClassifier(**teacher).fit(X_lab, y_lab)
     conv_teacher = SubclassTeacherClassifier(
         n_subclasses=1, aux_weight=0.0, **teacher
     ).fit(X_lab, y_lab)
@@ -122,16 +125,20 @@ def run_seed(X, y, hidden, seed, args):
             **params,
         }
         model = SubclassDistilledStudent(**params).fit(X_fit, y_fit)
-        return model.score(X_test, y_test)
+        return model.score(X_test, y_test), model.subclass_weight_
 
     no_teacher = {"teacher": LogisticRegression(), "alpha": 0.0}  # never fitted
-    row["all labels"] = student(X_train, y_train, **no_teacher)
-    row["labelled subset only"] = student(X_lab, y_lab, **no_teacher)
+    row["all labels"], _ = student(X_train, y_train, **no_teacher)
+    row["labelled subset only"], _ = student(X_lab, y_lab, **no_teacher)
     for kind, model in (("conventional", conv_teacher), ("subclass", sub_teacher)):
-        for t in args.temperatures:
-            row[f"{kind}, T={t:g}"] = student(
-                X_train, y_partial, teacher=FrozenEstimator(model), temperature=t
-            )
+        row[kind], row[f"{kind} subclass_weight_"] = student(
+            X_train, y_partial, teacher=FrozenEstimator(model)
+        )
+    for t in args.temperatures:
+        row[f"subclass, split, T={t:g}"], _ = student(
+            X_train, y_partial, teacher=FrozenEstimator(sub_teacher),
+            subclass_weight=1.0, temperature=t,
+        )  # fmt: skip
     return row
 
 
@@ -175,9 +182,7 @@ def plot(results, temperatures):
     for ax, (dataset, rows) in zip(axes, results.items(), strict=True):
         means = [np.mean([r[n] for r in rows]) for n in names]
         stds = [np.std([r[n] for r in rows]) for n in names]
-        bar_colors = [colors[0], colors[1]] + [
-            colors[2] if n.startswith("conv") else colors[3] for n in names[2:]
-        ]
+        bar_colors = [colors[0], colors[1], colors[2]] + [colors[3]] * (len(names) - 3)
         ax.bar(range(len(names)), means, yerr=stds, capsize=3, color=bar_colors)
         for value, style, label in (
             (means[0], "--", "all labels"),
@@ -248,22 +253,34 @@ def main(argv=None):
         ]
         print(table(results[name], args.temperatures), f"[{timer():.0f} s]", flush=True)
 
+    chosen = sorted(
+        {r[f"{kind} subclass_weight_"] for rows in results.values() for r in rows
+         for kind in DISTILLED}
+    )  # fmt: skip
     description = f"""
 Each seed: a stratified 70/30 train/test split, then {args.n_labelled}
 labelled training rows (stratified); the other training rows are given
-unlabelled (`y=-1`: distillation term only). Teachers (default
-`MLP(256, 256)`) are fitted on the {args.n_labelled} labelled rows for about
+unlabelled (`y=-1`: distillation term only). Teachers (`MLP(256, 256)`
+networks) are fitted on the {args.n_labelled} labelled rows for about
 {args.teacher_steps} Adam steps (batch 256: one step per epoch) and passed as
-`FrozenEstimator`: subclass teacher `n_subclasses=5` (defaults `aux_weight=1`,
-`aux_temperature=1`), conventional teacher `n_subclasses=1, aux_weight=0`.
-Every student is an `MLP(32)` with about {args.student_steps} Adam steps (batch
-256, lr 1e-3), `alpha=0.5` for the distilled ones (`alpha=0`, no teacher, for
-the two references). "- labelled only" is the accuracy gain over the
+`FrozenEstimator`: the subclass teacher at the package's defaults (a class
+network and a subclass network), the conventional teacher its twin with
+`n_subclasses=1, aux_weight=0`. The subclass teacher's class network gets
+nothing of the subclass network's loss, so with the same seed it is the
+conventional teacher's network. Every student is an `MLP(32)` with about
+{args.student_steps} Adam steps (batch 256, lr 1e-3), at the package's
+student defaults (`alpha=0.5`, `temperature=1`, `subclass_weight="auto"`)
+but for the split students (`subclass_weight=1` at the temperature named);
+the two references have `alpha=0` and no teacher. With unlabelled rows
+`"auto"` does not choose: it distils conventionally (`subclass_weight_` of
+the `conventional` and `subclass` students: {chosen}), so the `subclass`
+student learns the subclass teacher's class probabilities, which are the
+conventional teacher's. "- labelled only" is the accuracy gain over the
 labelled-subset-only student (seeds won/lost); "gap closed" is
 (mean - labelled-only mean) / (all-labels mean - labelled-only mean).
 Mean ± std over {args.seeds} seeds.
 """
-    parts = [header("Transfer study", description, timer())]
+    parts = [header("Transfer study", description, timer(), package_defaults())]
     for name, rows in results.items():
         parts += [f"## {name}", "", table(rows, args.temperatures), ""]
     write_results(
