@@ -12,8 +12,9 @@ from it, e.g. ``clickthrough_T4_s5.md``. Three students with the same small
 network are then trained on the same training rows (labels only,
 conventional and subclass distillation), and a skorch callback records their
 test log-loss and ROC AUC after every epoch. With the default
-``subclass_weight="auto"`` the subclass student fits two candidates on three
-quarters of the rows and refits the one chosen; the curves are the refit's.
+``subclass_weight="auto"`` the subclass student fits up to three candidates
+on three quarters of the rows and refits the one chosen; the curves are the
+refit's.
 
 ``--class-weight balanced`` fits every teacher and student with
 ``class_weight="balanced"``; ``benchmarks/clickthrough_class_weight.py``
@@ -430,9 +431,10 @@ Students: `MLP(32)`, batch 256, lr 1e-3, `temperature={args.temperature:g}`,
 `alpha={student["alpha"]:g}`, `subclass_weight={weight_text(args.subclass_weight)}`
 (labels only: `alpha=0`), trained on all training rows for {args.epochs}
 epochs; test metrics recorded after every epoch by a skorch callback
-(with `"auto"`, the refit's, on all training rows, after the two candidates
-on three quarters of them: 0 is conventional distillation at the student's
-temperature, 1 the paper's loss at temperature 4). The subclass student's
+(with `"auto"`, the refit's, on all training rows, after the candidates on
+three quarters of them: 0 is conventional distillation at the student's
+temperature, 1 the paper's loss at temperature 4 on the teacher's subclass
+distribution or on its split `predict_proba`). The subclass student's
 `subclass_weight_` per seed: {chosen}.
 {twin}`class_weight` of every teacher and student: {list(runs)}. Mean ±
 std over {args.seeds} seeds. The subclass teacher's

@@ -128,9 +128,7 @@ def choice_line(rows):
                 r for r in rows if (r["regime"], r["fraction"]) == (regime, fraction)
             ]
             split = [r for r in group if r["subclass weight chosen"] > 0]
-            of_proba = sum(
-                r.get("class mass chosen") == "predict_proba" for r in split
-            )
+            of_proba = sum(r.get("class mass chosen") == "predict_proba" for r in split)
             parts.append(
                 f"{regime} {fraction:.0%}: {len(split)} of {len(group)}"
                 + (f" ({of_proba} of them split `predict_proba`)" if of_proba else "")

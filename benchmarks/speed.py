@@ -5,11 +5,11 @@ In one process, alternating the two, times:
 - the default teacher's ``fit`` (a class network and a subclass network,
   ``SubclassHeadNetwork``) against a raw loop with the same module, loss,
   epochs, batch size, optimizer, seed and threads;
-- the default student's ``fit`` (``subclass_weight="auto"``: two candidates
-  on three quarters of the rows, then a refit on all of them), and a student
-  fixed at the weight and temperature ``"auto"`` chose (one fit: the teacher's
-  logits computed once, then distillation) against the same loss in a raw
-  loop;
+- the default student's ``fit`` (``subclass_weight="auto"``: up to three
+  candidates on three quarters of the rows, then a refit on all of them), and
+  a student fixed at the weight, temperature and class mass ``"auto"`` chose
+  (one fit: the teacher's logits computed once, then distillation) against
+  the same loss in a raw loop;
 - ``predict_proba`` on ``--predict-rows`` rows against plain batched torch
   inference of the same module, with the peak memory each adds over its input.
 
@@ -52,7 +52,8 @@ from torch.utils.data import DataLoader
 
 from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
 from sklearn_subdistill._net import SubclassNet
-from sklearn_subdistill._selection import AUTO_CANDIDATES
+from sklearn_subdistill._selection import auto_temperature
+from sklearn_subdistill._teachers import split_class_log_proba
 from sklearn_subdistill.modules import (
     MLP,
     SubclassDistillationLoss,
@@ -281,26 +282,29 @@ def main(argv=None):
             ).fit(X, y)
         )
         times["student, default (auto)"].append(t_auto)
-        # The weight "auto" chose, at its temperature (the paper's 4 for 1).
-        weight = student.subclass_weight_
-        temperature = dict(AUTO_CANDIDATES)[weight] or STUDENT["temperature"]
-        chosen.append((weight, temperature))
+        # The weight and class mass "auto" chose, at its temperature (the
+        # paper's 4 for weight 1).
+        weight, class_mass = student.subclass_weight_, student.class_mass_
+        temperature = auto_temperature(weight) if weight else STUDENT["temperature"]
+        chosen.append((weight, temperature, class_mass))
         t_est, _ = timed(
-            lambda seed=seed, frozen=frozen, w=weight, t=temperature: (
+            lambda seed=seed, frozen=frozen, w=weight, t=temperature, m=class_mass: (
                 SubclassDistilledStudent(
                     teacher=frozen, random_state=seed, subclass_weight=w,
-                    temperature=t, **common,
+                    temperature=t, class_mass=m, **common,
                 ).fit(X, y)
             )
         )  # fmt: skip
         times["student, fixed weight"].append(t_est)
 
         def raw_student(seed=seed, teacher=fitted_teacher, weight=weight,
-                        temperature=temperature):  # fmt: skip
+                        temperature=temperature, class_mass=class_mass):  # fmt: skip
             if weight == 0:  # conventional: one output per class
                 logits, n_outputs = teacher.predict_log_proba(X), N_CLASSES
             else:
                 logits, n_outputs = teacher.predict_subclass_log_proba(X), N_CLASSES * s
+                if class_mass == "predict_proba":
+                    logits = split_class_log_proba(teacher.predict_log_proba(X), logits)
             criterion = SubclassDistillationLoss(
                 N_CLASSES, alpha=STUDENT["alpha"], temperature=temperature,
                 subclass_weight=weight,
@@ -352,7 +356,9 @@ def main(argv=None):
          "peak RSS added (MiB)", "ratio"], body,
     )  # fmt: skip
 
-    weights = sorted({f"{w:g} at T={t:g}" for w, t in chosen})
+    weights = sorted(
+        {f"{w:g} at T={t:g}" + (f" ({m})" if w else "") for w, t, m in chosen}
+    )
     description = f"""
 {args.rows:,} x {args.features} float32 rows (two classes), {args.epochs} epochs,
 batch {args.batch_size}, Adam (lr 1e-3), device {args.device}, {threads} torch
@@ -361,8 +367,9 @@ class network beside a subclass network of the same architecture
 ({s} subclasses per class); the raw teacher loop trains the same
 `SubclassHeadNetwork` with the same `SubclassTeacherLoss`. Students
 (`MLP{STUDENT["hidden_layer_sizes"]}`) of the fitted teacher: the default
-(`subclass_weight="auto"`: two candidate fits on three quarters of the rows,
-then the refit), and the weight it chose at its temperature, fixed (one fit;
+(`subclass_weight="auto"`: up to three candidate fits on three quarters of
+the rows, then the refit), and the weight and class mass it chose at its
+temperature, fixed (one fit;
 chosen: {", ".join(weights)}), against the raw student loop with that loss.
 Every ratio is to the raw loop of the same pair ("student, default (auto)"
 to the raw loop of the fixed student: the cost of choosing). "skorch default"

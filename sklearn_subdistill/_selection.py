@@ -130,11 +130,12 @@ def select_subclass_weight(student, data, teacher, classes):
     row_weight = data.sample_weight
     fit_params = {} if row_weight is None else {"sample_weight": row_weight[fit_rows]}
     held_weight = None if row_weight is None else row_weight[held]
-    candidates = dict(AUTO_CANDIDATES)
-    if _sums_to_predict_proba(teacher, X[held]):
-        del candidates["predict_proba"]
     scores = {}
-    for name, (weight, temperature, class_mass) in candidates.items():
+    for name, (weight, temperature, class_mass) in AUTO_CANDIDATES.items():
+        # After the first candidate's fit, which checks the input before any
+        # network runs.
+        if name == "predict_proba" and _sums_to_predict_proba(teacher, X[held]):
+            continue
         model = clone(student).set_params(
             teacher=FrozenEstimator(teacher), subclass_weight=weight,
             temperature=temperature or student.temperature,

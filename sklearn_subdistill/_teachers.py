@@ -83,3 +83,18 @@ def split_class_log_proba(class_log_proba, subclass_log_proba):
     within = blocks - logsumexp(blocks, axis=2, keepdims=True)
     split = class_log_proba.astype(np.float64)[:, :, np.newaxis] + within
     return split.reshape(n_rows, -1)
+
+
+def distillation_targets(teacher, X, dtype, subclass_weight, class_mass):
+    """What a student distils of its teacher on ``X``, as ``dtype``
+    log-probabilities: the class log-probabilities the teacher predicts where
+    ``subclass_weight`` is 0 (no split), else its subclass distribution, as
+    it is (``class_mass="subclasses"``) or with its class probabilities
+    replaced by ``predict_proba``'s (``"predict_proba"``)."""
+    if not subclass_weight:
+        return teacher_logits(teacher, X, dtype, classes_only=True)
+    logits = teacher_logits(teacher, X, dtype)
+    if class_mass == "predict_proba":
+        class_log_proba = teacher_logits(teacher, X, dtype, classes_only=True)
+        logits = split_class_log_proba(class_log_proba, logits).astype(dtype)
+    return logits

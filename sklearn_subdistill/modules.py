@@ -206,13 +206,18 @@ class SubclassHeadNetwork(nn.Module):
         log_proba = log_class.unsqueeze(2) + within
         return log_class, log_proba.reshape(-1, self.n_outputs)
 
+    # Both renormalise in float64: under mixed precision the net casts the
+    # output to float32, and a float64 log-softmax of log-probabilities
+    # gives them back summing to one.
     def class_log_proba(self, output):
         """The class log-probabilities of an evaluation-mode output."""
-        return output[:, : self.n_classes].clamp(max=0.0)
+        class_part = output[:, : self.n_classes].double()
+        return F.log_softmax(class_part, dim=1).clamp(max=0.0)
 
     def subclass_log_proba(self, output):
         """The exposed subclass log-probabilities of an evaluation-mode output."""
-        return output[:, self.n_classes :].clamp(max=0.0)
+        subclass_part = output[:, self.n_classes :].double()
+        return F.log_softmax(subclass_part, dim=1).clamp(max=0.0)
 
 
 class SubclassTeacherLoss(nn.Module):

@@ -14,7 +14,7 @@ from ._base import SubclassNetworkMixin
 from ._params import NETWORK_CONSTRAINTS
 from ._selection import auto_temperature, resolve_subclass_weight
 from ._streaming import STREAM_NAME
-from ._teachers import check_teacher, split_class_log_proba, teacher_logits
+from ._teachers import check_teacher, distillation_targets
 from ._training import interrupts_stop
 from ._training_data import ArrayData
 from .modules import SubclassDistillationLoss
@@ -71,28 +71,20 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         is the paper's loss; ``0`` distils the class probabilities alone.
         ``"auto"`` holds out a quarter of the labelled rows and keeps, of
         conventional distillation (``0`` at ``temperature``) and the paper's
-        loss (``1`` at temperature 4) on the teacher's subclass distribution
-        or on its class probabilities split (both values of ``class_mass``),
-        the one whose student predicts them better (log-loss after
-        temperature scaling), then refits on all rows: up to four fits
-        instead of one. With unlabelled rows (``y=-1``), or where
+        loss (``1`` at temperature 4) with either ``class_mass``, the one
+        whose student predicts them better (log-loss after temperature
+        scaling), then refits on all rows. With unlabelled rows (``y=-1``), or where
         no rows can be held out (streams, ``partial_fit``, a process group,
         fewer than two held-out rows per class), it distils conventionally:
         on the real data of the study the split gained nothing with transfer
         rows and cost up to 7.3 AUC points on tables (see
         :ref:`when_it_helps`). Ignored for a teacher without subclasses.
     class_mass : {"subclasses", "predict_proba"}, default="subclasses"
-        The class probabilities of the subclass distribution the student
-        learns, where it learns the split (``subclass_weight`` above 0):
-        ``"subclasses"``, the teacher's subclass distribution as it is (its
-        ``transform``); ``"predict_proba"``, the teacher's
-        ``predict_proba`` split within each class as its subclass
-        distribution splits that class. The two differ for the default
-        teacher, whose subclass network's class probabilities are not its
-        class network's (see ``class_mass`` of
-        :class:`SubclassTeacherClassifier`). With
-        ``subclass_weight="auto"`` the choice is made with the weight, and
-        recorded in ``class_mass_``.
+        Where the split is distilled: the teacher's subclass distribution as
+        it is (its ``transform``), or its ``predict_proba`` split as that
+        distribution splits each class. They differ for the default teacher
+        (see its ``class_mass``). ``"auto"`` chooses it with the weight
+        (``class_mass_``).
     alpha : float, default=0.5
         Weight of the distillation term, in ``[0, 1]``; ``0`` ignores the
         teacher, ``1`` ignores the labels.
@@ -167,13 +159,11 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         The weight of the split the network was trained with: the parameter,
         or the one ``"auto"`` chose (``1`` at temperature 4, or ``0``).
     class_mass_ : str
-        The class probabilities of the distilled split: the parameter, or
-        the one ``"auto"`` chose.
+        The ``class_mass`` of the distilled split, or the one ``"auto"`` chose.
     subclass_weight_scores_ : dict
-        With ``"auto"``: the held-out, temperature-scaled log-loss of each
-        candidate's student, by candidate name (``"conventional"``,
-        ``"subclasses"``, ``"predict_proba"``: the last two distil the split
-        with that ``class_mass``); empty when nothing was chosen.
+        With ``"auto"``: held-out, temperature-scaled log-loss of each
+        candidate's student, by name: ``"conventional"``, or the ``class_mass``
+        of a split candidate; empty when nothing was chosen.
     n_subclasses_ : int
         Subclasses per class: the teacher's ``n_subclasses_``; 1 for a
         teacher without subclasses, or where the split is not distilled
@@ -221,10 +211,11 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     >>> teacher = SubclassTeacherClassifier(max_epochs=5, random_state=0)
     >>> student = SubclassDistilledStudent(teacher=teacher, hidden_layer_sizes=(16,),
     ...                                    max_epochs=5, random_state=0).fit(X, y)
-    >>> student.subclass_weight_  # "auto" kept conventional distillation
-    0.0
-    >>> student.transform(X[:3]).shape  # so one output per class
-    (3, 2)
+    >>> sorted(student.subclass_weight_scores_)  # the candidates "auto" tried
+    ['conventional', 'predict_proba', 'subclasses']
+    >>> n_outputs = 20 if student.subclass_weight_ else 2  # 2 x 10, or 2 classes
+    >>> student.transform(X[:3]).shape == (3, n_outputs)
+    True
     >>> paper_loss = SubclassDistilledStudent(
     ...     teacher=teacher, subclass_weight=1.0, hidden_layer_sizes=(16,),
     ...     max_epochs=5, random_state=0).fit(X, y)
@@ -399,16 +390,9 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         return teacher_classes, n_subclasses
 
     def _extra_targets(self, X):
+        weight, class_mass = self.subclass_weight_, self.class_mass_
         dtype = self._float_dtype()
-        if not self.subclass_weight_:
-            # No split: the class probabilities the teacher predicts, which
-            # its subclass distribution need not sum to.
-            return (teacher_logits(self.teacher_, X, dtype, classes_only=True),)
-        logits = teacher_logits(self.teacher_, X, dtype)
-        if self.class_mass_ == "predict_proba":
-            class_log_proba = teacher_logits(self.teacher_, X, dtype, classes_only=True)
-            logits = split_class_log_proba(class_log_proba, logits).astype(dtype)
-        return (logits,)
+        return (distillation_targets(self.teacher_, X, dtype, weight, class_mass),)
 
     def _fitted_teacher(self, data):
         """The teacher to distil: the frozen one, or a clone fitted on ``data``."""
