@@ -42,9 +42,10 @@ X_train, X_test, y_train, y_test = train_test_split(
 # off) is conventional distillation, so the search also compares subclass
 # distillation with it. Each of the 6 candidates is fitted on 3 folds, and
 # each fit trains a teacher and then a student; with a subclass teacher, the
-# default ``subclass_weight="auto"`` trains three students (conventional
-# distillation and the paper's loss on three quarters of the labelled rows,
-# then the one that predicts the last quarter better on all of them).
+# default ``subclass_weight="auto"`` trains four students (conventional
+# distillation and the paper's loss with either class mass on three quarters
+# of the labelled rows, then the one that predicts the last quarter better on
+# all of them).
 student = SubclassDistilledStudent(
     teacher=SubclassTeacherClassifier(
         hidden_layer_sizes=(128,), max_epochs=20, lr=3e-3, random_state=0, device="cpu"
@@ -84,7 +85,7 @@ table.round(4)
 # ``search.best_estimator_`` was refitted on the whole training set, teacher
 # included. Frozen, that teacher is used as it is by every clone of the
 # student: the second search fits the student 9 times (and once more to
-# refit), each fit three students with a subclass teacher, and no teacher.
+# refit), each fit four students with a subclass teacher, and no teacher.
 #
 # One caveat: the frozen teacher was trained on every row of ``X_train``,
 # including the rows that each fold holds out, so these validation scores are
