@@ -104,7 +104,8 @@ class SubclassHeadNetwork(nn.Module):
         Further keyword arguments of ``body``.
     subclass_input : {"input", "hidden"}, default="input"
         ``"input"``: the subclass network is a second ``body`` (built with
-        ``n_outputs=K``) reading the input. ``"hidden"``: it is a
+        ``n_outputs=K``, from the random state the body was built from, so
+        it starts as the paper's network would) reading the input. ``"hidden"``: it is a
         ``Linear-ReLU-Linear`` head reading the input of the body's last
         ``nn.Linear``, its gradient stopped there (cheaper; sees only what the
         body learnt for the classes).
@@ -131,6 +132,8 @@ class SubclassHeadNetwork(nn.Module):
     ):
         super().__init__()
         body_params = body_params or {}
+        # The generator's state before the body draws its initial weights.
+        rng_state = torch.random.get_rng_state()
         self.body = body(n_features=n_features, n_outputs=n_classes, **body_params)
         self.n_classes = n_classes
         self.n_outputs = n_outputs
@@ -139,9 +142,16 @@ class SubclassHeadNetwork(nn.Module):
         self.class_mass = class_mass
         self._hidden = []  # the input of the body's last linear layer
         if subclass_input == "input":
-            self.subclass_net = body(
-                n_features=n_features, n_outputs=n_outputs, **body_params
-            )
+            # Drawn from that same state, the subclass network starts where the
+            # paper's network (``body`` with ``K`` outputs) starts under the
+            # same seed, and trains as it does (same batches, its own loss and
+            # optimizer state), while the generator goes on from the body's
+            # draws alone, as a network without subclasses would.
+            with torch.random.fork_rng(devices=[]):
+                torch.random.set_rng_state(rng_state)
+                self.subclass_net = body(
+                    n_features=n_features, n_outputs=n_outputs, **body_params
+                )
             return
         linears = [m for m in self.body.modules() if isinstance(m, nn.Linear)]
         if not linears:

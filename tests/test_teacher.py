@@ -457,6 +457,25 @@ def test_subclass_network_pays_no_price(digits2, head):
     assert_allclose(np.exp(log_proba).sum(1), 1.0)
 
 
+def test_subclass_network_is_the_papers_network(digits2):
+    """The default's subclass network starts and trains as the paper's
+    network (``subclass_head="shared"``) under the same seed, so ``transform``
+    gives the paper's subclasses. The same operations on the same batches: in
+    float64 any difference is accumulation order, ~1e-16 per step."""
+    X_train, X_test, y_train, *_ = digits2
+    params = dict(FAST, n_subclasses=3, precision="fp64")
+    teacher = SubclassTeacherClassifier(**params).fit(X_train, y_train)
+    paper = SubclassTeacherClassifier(subclass_head="shared", **params)
+    paper.fit(X_train, y_train)
+    subclass_net = teacher.net_.module_.subclass_net.state_dict()
+    for name, value in paper.net_.module_.state_dict().items():
+        assert_allclose(subclass_net[name], value, rtol=0, atol=1e-9)
+    assert_allclose(teacher.transform(X_test), paper.transform(X_test), atol=1e-9)
+    assert_array_equal(
+        teacher.predict_subclass(X_test), paper.predict_subclass(X_test)
+    )
+
+
 def _subclass_logits(teacher, X):
     """The subclass network's logits ``b``, in float64."""
     module = teacher.net_.module_.eval()
