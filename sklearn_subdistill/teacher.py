@@ -87,7 +87,9 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
           network trained without subclasses; a second network of the same
           architecture reads the input and splits each class into subclasses
           (cross-entropy of its per-class log-sum-exps plus the auxiliary
-          loss). Training costs about twice a plain network's.
+          loss): the ``"shared"`` network below, from the same random state
+          and batches, so the same weights under the same ``random_state``.
+          Training costs about twice a plain network's.
         - ``"detached"``: the same, but the split comes from a small head on
           the class network's last hidden layer, whose gradient stops there
           (cheaper; it sees only what the network learnt for the classes, and
