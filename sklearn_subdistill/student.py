@@ -83,8 +83,8 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         Where the split is distilled: the teacher's subclass distribution as
         it is (its ``transform``), or its ``predict_proba`` split as that
         distribution splits each class. They differ for the default teacher
-        (see its ``class_mass``). ``"auto"`` chooses it with the weight
-        (``class_mass_``).
+        (see its ``class_mass``). ``subclass_weight="auto"`` chooses it
+        with the weight (``class_mass_``).
     alpha : float, default=0.5
         Weight of the distillation term, in ``[0, 1]``; ``0`` ignores the
         teacher, ``1`` ignores the labels.
