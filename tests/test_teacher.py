@@ -471,9 +471,7 @@ def test_subclass_network_is_the_papers_network(digits2):
     for name, value in paper.net_.module_.state_dict().items():
         assert_allclose(subclass_net[name], value, rtol=0, atol=1e-9)
     assert_allclose(teacher.transform(X_test), paper.transform(X_test), atol=1e-9)
-    assert_array_equal(
-        teacher.predict_subclass(X_test), paper.predict_subclass(X_test)
-    )
+    assert_array_equal(teacher.predict_subclass(X_test), paper.predict_subclass(X_test))
 
 
 def _subclass_logits(teacher, X):
