@@ -6,13 +6,15 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold
 
 from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
 from sklearn_subdistill._selection import (
     AUTO_CANDIDATES,
     AUTO_FALLBACK_WEIGHT,
-    AUTO_VALIDATION_FRACTION,
+    AUTO_FOLDS,
+    AUTO_MARGIN,
+    choose,
     scaled_log_loss,
 )
 from sklearn_subdistill.persistence import load, save
@@ -40,9 +42,22 @@ def test_auto_keeps_the_candidate_with_the_lowest_held_out_loss(auto_student):
     # predict_proba: every candidate is fitted.
     assert list(scores) == list(AUTO_CANDIDATES)
     assert all(np.isfinite(loss) and loss > 0 for loss in scores.values())
-    weight, _, class_mass = AUTO_CANDIDATES[min(scores, key=scores.get)]
+    weight, _, class_mass = AUTO_CANDIDATES[choose(scores)]
     assert student.subclass_weight_ == weight
     assert student.class_mass_ == (class_mass or "subclasses")
+
+
+def test_a_split_must_beat_conventional_by_the_margin():
+    """The best split candidate, only where its log-loss is AUTO_MARGIN
+    (relative) below conventional distillation's."""
+    just_below = 1 - AUTO_MARGIN * 1.01
+    just_above = 1 - AUTO_MARGIN * 0.99
+    assert choose({"conventional": 1.0, "subclasses": just_below}) == "subclasses"
+    assert choose({"conventional": 1.0, "subclasses": just_above}) == "conventional"
+    scores = {"conventional": 1.0, "subclasses": 0.9, "predict_proba": 0.8}
+    assert choose(scores) == "predict_proba"
+    scores = {"conventional": 0.5, "subclasses": 0.9, "predict_proba": 0.8}
+    assert choose(scores) == "conventional"
 
 
 def test_auto_is_the_fit_at_the_chosen_weight(auto_student, digits2, fitted_teacher):
@@ -60,33 +75,32 @@ def test_auto_is_the_fit_at_the_chosen_weight(auto_student, digits2, fitted_teac
     assert_array_equal(fixed.predict_proba(X_test), student.predict_proba(X_test))
 
 
-def test_auto_scores_are_held_out_log_losses(auto_student, digits2, fitted_teacher):
-    """Each score is the temperature-scaled log-loss, on a quarter of the
-    labelled rows, of a student fitted on the other rows at that candidate."""
+def test_auto_scores_are_cross_validated_log_losses(
+    auto_student, digits2, fitted_teacher
+):
+    """Each score is the temperature-scaled log-loss on the labelled rows,
+    each row predicted by a student fitted at that candidate on the other
+    folds (stratified, shuffled with the student's seed)."""
     student, y = auto_student
     X_train = digits2[0][:300]
-    labelled = np.flatnonzero(y != -1)
-    n_held = int(np.ceil(AUTO_VALIDATION_FRACTION * len(labelled)))
-    _, held = train_test_split(
-        np.arange(len(labelled)), test_size=n_held, random_state=0,
-        stratify=y[labelled],
-    )  # fmt: skip
-    keep = np.ones(len(y), dtype=bool)
-    keep[labelled[held]] = False
+    folds = StratifiedKFold(AUTO_FOLDS, shuffle=True, random_state=0).split(X_train, y)
+    folds = list(folds)
     for name, (weight, temperature, class_mass) in AUTO_CANDIDATES.items():
         if not weight:
             continue
-        model = SubclassDistilledStudent(
-            teacher=FrozenEstimator(fitted_teacher), subclass_weight=weight,
-            class_mass=class_mass, **{**STUDENT, "temperature": temperature},
-        ).fit(X_train[keep], y[keep])  # fmt: skip
-        proba = model.predict_proba(X_train[labelled[held]])
-        expected = scaled_log_loss(y[labelled[held]], proba, [0, 1])
+        proba = np.empty((len(y), 2))
+        for fit_rows, held in folds:
+            model = SubclassDistilledStudent(
+                teacher=FrozenEstimator(fitted_teacher), subclass_weight=weight,
+                class_mass=class_mass, **{**STUDENT, "temperature": temperature},
+            ).fit(X_train[fit_rows], y[fit_rows])  # fmt: skip
+            proba[held] = model.predict_proba(X_train[held])
+        expected = scaled_log_loss(y, proba, [0, 1])
         assert student.subclass_weight_scores_[name] == pytest.approx(
             expected, rel=1e-9
         )
     # Temperature scaling can only lower the log-loss (temperature 1 is searched).
-    assert expected <= log_loss(y[labelled[held]], proba, labels=[0, 1]) + 1e-9
+    assert expected <= log_loss(y, proba, labels=[0, 1]) + 1e-9
 
 
 def test_scaled_log_loss_ignores_confidence():
@@ -140,7 +154,7 @@ def test_auto_without_a_split_or_without_rows_to_hold_out(digits2, fitted_teache
     assert student.subclass_weight == "auto"  # the default
     assert student.subclass_weight_ == 0.0
     assert student.subclass_weight_scores_ == {}
-    # Four labelled rows: too few to hold any out for two classes.
+    # Four labelled rows: too few for two rows per class in each fold.
     y = np.full(200, -1)
     y[:4] = [0, 1, 0, 1]
     student = SubclassDistilledStudent(
