@@ -69,13 +69,13 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         ``subclass_weight`` scales the second
         (:func:`~sklearn_subdistill.losses.subclass_distillation_loss`). ``1``
         is the paper's loss; ``0`` distils the class probabilities alone.
-        ``"auto"`` holds out a quarter of the labelled rows and keeps, of
-        conventional distillation (``0`` at ``temperature``) and the paper's
-        loss (``1`` at temperature 4) with either ``class_mass``, the one
-        whose student predicts them better (log-loss after temperature
-        scaling), then refits on all rows. With unlabelled rows (``y=-1``), or where
-        no rows can be held out (streams, ``partial_fit``, a process group,
-        fewer than two held-out rows per class), it distils conventionally:
+        ``"auto"`` scores conventional distillation (``0`` at ``temperature``)
+        and the paper's loss (``1`` at temperature 4) with either
+        ``class_mass`` by 4-fold cross-validated log-loss (temperature-scaled),
+        keeps the better split where it beats the first by 2%, and refits on
+        all rows. With unlabelled rows (``y=-1``), or where no rows can be
+        held out (streams, ``partial_fit``, a process group, fewer than two
+        labelled rows per class and fold), it distils conventionally:
         on the real data of the study the split gained nothing with transfer
         rows and cost up to 6.9 AUC points on tables (see
         :ref:`when_it_helps`). Ignored for a teacher without subclasses.
