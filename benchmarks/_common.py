@@ -67,6 +67,14 @@ STUDENT_KEYS = ("temperature", "subclass_weight", "class_mass", "alpha")
 DEFAULTS_ENTRY = "Package defaults at this run"
 
 
+def auto_rule():
+    """How ``subclass_weight="auto"`` chooses (not parameters, but they
+    change what the default student is): its folds and its margin."""
+    from sklearn_subdistill._selection import AUTO_FOLDS, AUTO_MARGIN
+
+    return {"auto_folds": AUTO_FOLDS, "auto_margin": AUTO_MARGIN}
+
+
 def package_defaults():
     """``{"Package defaults at this run": "teacher `k=v`, ...; student ..."}``:
     the estimators' defaults of today (``get_params()`` of a new
@@ -76,9 +84,9 @@ def package_defaults():
     from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
 
     teacher = SubclassTeacherClassifier().get_params()
-    student = SubclassDistilledStudent().get_params()
+    student = {**SubclassDistilledStudent().get_params(), **auto_rule()}
     t = ", ".join(f"`{k}={teacher[k]!r}`" for k in TEACHER_KEYS)
-    s = ", ".join(f"`{k}={student[k]!r}`" for k in STUDENT_KEYS)
+    s = ", ".join(f"`{k}={student[k]!r}`" for k in (*STUDENT_KEYS, *auto_rule()))
     return {DEFAULTS_ENTRY: f"teacher {t}; student {s}"}
 
 

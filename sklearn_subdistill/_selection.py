@@ -19,8 +19,9 @@ where the subclass network's class probabilities were worse than the class
 network's (Stop-question-frisk). Four folds rather than one held-out quarter:
 with a few hundred labelled rows one quarter chose wrongly often enough to
 cost up to 0.9 AUC points on tables and half the split's gain on
-Fashion-MNIST (``benchmarks/results/paper_protocol.md`` and its archived
-predecessor).
+Fashion-MNIST (``benchmarks/results/archive/paper_protocol_single_holdout.md``).
+The margin: a split chosen wrongly cost up to several AUC points on tables,
+one chosen rightly gained about a point (``benchmarks/results/paper_protocol.md``).
 
 With unlabelled transfer rows the student distils conventionally without
 choosing: on every real data set of the study, the split gained nothing

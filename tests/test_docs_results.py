@@ -101,15 +101,24 @@ def test_current_results_are_at_todays_defaults():
     archive (or to a rerun)."""
     from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
 
+    from sklearn_subdistill._selection import AUTO_FOLDS, AUTO_MARGIN
+
+    # How "auto" chooses is part of what the default student is.
+    auto = {"auto_folds": AUTO_FOLDS, "auto_margin": AUTO_MARGIN}
     today = {
         "teacher": SubclassTeacherClassifier().get_params(),
-        "student": SubclassDistilledStudent().get_params(),
+        "student": {**SubclassDistilledStudent().get_params(), **auto},
     }
     assert CURRENT, "no current results file"
     for name in CURRENT:
         recorded = _recorded_defaults((RESULTS / name).read_text(encoding="utf-8"))
         for kind, settings in recorded.items():
             assert settings, f"{name} records no {kind} defaults"
+            if kind == "student":
+                assert set(auto) <= set(settings), (
+                    f"{name} does not record how subclass_weight='auto' chose "
+                    f"({', '.join(auto)}): made before it chose by folds"
+                )
             for key, value in settings.items():
                 assert value == repr(today[kind][key]), (
                     f"{name} was made at {kind} {key}={value}; today's default is "
