@@ -100,7 +100,6 @@ def test_current_results_are_at_todays_defaults():
     made at, and they are today's: a default that changes sends it to the
     archive (or to a rerun)."""
     from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
-
     from sklearn_subdistill._selection import AUTO_FOLDS, AUTO_MARGIN
 
     # How "auto" chooses is part of what the default student is.
