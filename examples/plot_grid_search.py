@@ -42,9 +42,9 @@ X_train, X_test, y_train, y_test = train_test_split(
 # off) is conventional distillation, so the search also compares subclass
 # distillation with it. Each of the 6 candidates is fitted on 3 folds, and
 # each fit trains a teacher and then a student; with a subclass teacher, the
-# default ``subclass_weight="auto"`` trains four students (conventional
-# distillation and the paper's loss with either class mass on three quarters
-# of the labelled rows, then the one that predicts the last quarter better on
+# default ``subclass_weight="auto"`` trains thirteen students (conventional
+# distillation and the paper's loss with either class mass, each on the four
+# folds of a 4-fold cross-validation of the labelled rows, then the choice on
 # all of them).
 student = SubclassDistilledStudent(
     teacher=SubclassTeacherClassifier(
