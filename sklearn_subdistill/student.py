@@ -77,7 +77,7 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         held out (streams, ``partial_fit``, a process group, fewer than two
         labelled rows per class and fold), it distils conventionally:
         on the real data of the study the split gained nothing with transfer
-        rows and cost up to 6.9 AUC points on tables (see
+        rows and cost up to 7.1 AUC points on tables (see
         :ref:`when_it_helps`). Ignored for a teacher without subclasses.
     class_mass : {"subclasses", "predict_proba"}, default="subclasses"
         Where the split is distilled: the teacher's subclass distribution as
