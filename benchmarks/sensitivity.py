@@ -288,10 +288,11 @@ time from the package's defaults {centre} (`temperature` is the student's;
 the others the teacher's, whose other settings stay at the defaults: a
 class network and a separate subclass network, the contrastive loss;
 `n_subclasses=1` is the conventional teacher, one network and no auxiliary
-loss). With `"auto"` a low-data student fits up to three candidates on three
-quarters of its labelled rows (conventional distillation at `temperature`,
-the paper's loss at temperature 4 on either class mass) and refits the one
-that predicts the other quarter better; "split distilled" counts the seeds
+loss). With `"auto"` a low-data student fits up to three candidates on each
+of four folds of its labelled rows (conventional distillation at `temperature`,
+the paper's loss at temperature 4 on either class mass) and refits the split
+where it predicts the held-out folds with a 2% lower log-loss, conventional
+distillation otherwise; "split distilled" counts the seeds
 where it chose the paper's loss. With unlabelled rows (transfer) it distils
 conventionally, so there `temperature` is the conventional student's and the teacher's
 parameters act only through its class network, which the subclass network's

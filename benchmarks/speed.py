@@ -6,7 +6,7 @@ In one process, alternating the two, times:
   ``SubclassHeadNetwork``) against a raw loop with the same module, loss,
   epochs, batch size, optimizer, seed and threads;
 - the default student's ``fit`` (``subclass_weight="auto"``: up to three
-  candidates on three quarters of the rows, then a refit on all of them), and
+  candidates on each of four folds of the rows, then a refit on all of them), and
   a student fixed at the weight, temperature and class mass ``"auto"`` chose
   (one fit: the teacher's logits computed once, then distillation) against
   the same loss in a raw loop;
@@ -367,8 +367,8 @@ class network beside a subclass network of the same architecture
 ({s} subclasses per class); the raw teacher loop trains the same
 `SubclassHeadNetwork` with the same `SubclassTeacherLoss`. Students
 (`MLP{STUDENT["hidden_layer_sizes"]}`) of the fitted teacher: the default
-(`subclass_weight="auto"`: up to three candidate fits on three quarters of
-the rows, then the refit), and the weight and class mass it chose at its
+(`subclass_weight="auto"`: up to three candidates fitted on each of four
+folds of the rows, then the refit), and the weight and class mass it chose at its
 temperature, fixed (one fit;
 chosen: {", ".join(weights)}), against the raw student loop with that loss.
 Every ratio is to the raw loop of the same pair ("student, default (auto)"
