@@ -30,7 +30,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, Timer, header, pin_threads, write_results
+from _common import (
+    DEFAULTS_ENTRY,
+    RESULTS,
+    Timer,
+    header,
+    package_defaults,
+    pin_threads,
+    write_results,
+)
 
 pin_threads(1)
 
@@ -45,11 +53,6 @@ from _study import (  # noqa: E402
     difference_table,
     paper_protocol_study,
     summary_table,
-)
-
-from sklearn_subdistill import (  # noqa: E402
-    SubclassDistilledStudent,
-    SubclassTeacherClassifier,
 )
 
 #: name: (loader, metric, labelled fractions, at most this many rows)
@@ -165,13 +168,10 @@ def plot(results):
 
 
 def _defaults():
-    teacher, student = SubclassTeacherClassifier(), SubclassDistilledStudent()
-    keys = ("n_subclasses", "subclass_head", "aux_loss", "aux_weight",
-            "subclass_temperature", "class_mass")  # fmt: skip
-    t = ", ".join(f"`{k}={teacher.get_params()[k]!r}`" for k in keys)
-    keys = ("temperature", "subclass_weight", "class_mass", "alpha")
-    s = ", ".join(f"`{k}={student.get_params()[k]!r}`" for k in keys)
-    return t, s
+    """The teacher's and the student's parts of the package-defaults line."""
+    line = package_defaults()[DEFAULTS_ENTRY]
+    teacher, student = line.split("; student ")
+    return teacher.removeprefix("teacher "), student
 
 
 def main(argv=None):
