@@ -81,13 +81,21 @@ def package_defaults():
     ``SubclassTeacherClassifier`` and ``SubclassDistilledStudent``), as
     ``benchmarks/paper_protocol.py`` writes them, for :func:`header`'s
     ``settings``."""
+    t, s = default_settings()
+    return {DEFAULTS_ENTRY: f"teacher {t}; student {s}"}
+
+
+def default_settings():
+    """The teacher's and the student's parts of the defaults line:
+    ``"`k=v`, ..."`` each (the student's with :func:`auto_rule`)."""
     from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
 
+    auto = auto_rule()
     teacher = SubclassTeacherClassifier().get_params()
-    student = {**SubclassDistilledStudent().get_params(), **auto_rule()}
+    student = {**SubclassDistilledStudent().get_params(), **auto}
     t = ", ".join(f"`{k}={teacher[k]!r}`" for k in TEACHER_KEYS)
-    s = ", ".join(f"`{k}={student[k]!r}`" for k in (*STUDENT_KEYS, *auto_rule()))
-    return {DEFAULTS_ENTRY: f"teacher {t}; student {s}"}
+    s = ", ".join(f"`{k}={student[k]!r}`" for k in (*STUDENT_KEYS, *auto))
+    return t, s
 
 
 def header(title, description, wall_seconds, settings=None):

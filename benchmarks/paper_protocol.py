@@ -31,11 +31,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
-    DEFAULTS_ENTRY,
     RESULTS,
     Timer,
+    default_settings,
     header,
-    package_defaults,
     pin_threads,
     write_results,
 )
@@ -167,13 +166,6 @@ def plot(results):
     return fig
 
 
-def _defaults():
-    """The teacher's and the student's parts of the package-defaults line."""
-    line = package_defaults()[DEFAULTS_ENTRY]
-    teacher, student = line.split("; student ")
-    return teacher.removeprefix("teacher "), student
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -216,7 +208,7 @@ def main(argv=None):
         print(summary_table(results[name]), flush=True)
         # After every data set, so that an interrupted run resumes (--from-json).
         (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=1))
-    teacher_defaults, student_defaults = _defaults()
+    teacher_defaults, student_defaults = default_settings()
     description = f"""
 The paper's protocol on real data (`shared/DATA.md`). Teachers (`MLP(256, 256)`,
 {args.teacher_epochs} epochs) are fitted on all training rows; students are
