@@ -2,7 +2,8 @@
 
 For each data set and seed (a 70/30 train/test split, stratified, or by member
 for Heritage Health; features standardised on the training rows), the
-teachers are fitted on *all* training rows: the 1-subclass twin
+teachers are fitted on *all* training rows (early stopping holds out a tenth
+of them and keeps the best epoch): the 1-subclass twin
 (``conventional``), the package's default subclass teacher (``subclass``) and
 the paper's single network (``subclass_head="shared", aux_loss="contrastive"``);
 ``EmbeddingSubclassTeacher`` splits the twin's classes. Students (``MLP(32)``)
@@ -171,7 +172,16 @@ def main(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--teacher-epochs", type=int, default=30)
+    parser.add_argument(
+        "--teacher-epochs", type=int, default=100,
+        help="most epochs of a teacher (default: 100, the package's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-teacher-early-stopping", dest="teacher_early_stopping",
+        action="store_false",
+        help="train teachers for all --teacher-epochs (the run archived as "
+        "paper_protocol_teachers_30_epochs used 30 epochs without stopping)",
+    )  # fmt: skip
     parser.add_argument("--student-steps", type=int, default=500)
     parser.add_argument(
         "--data", nargs="*", choices=list(DATASETS), default=list(DATASETS),
@@ -187,6 +197,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.teacher_epochs, args.student_steps = 1, 2, 20
+    teacher_params = {
+        "max_epochs": args.teacher_epochs,
+        "early_stopping": args.teacher_early_stopping,
+    }
     timer = Timer()
     results = json.loads(args.from_json.read_text()) if args.from_json else {}
     stem = "paper_protocol_quick" if args.quick else "paper_protocol"
@@ -202,16 +216,23 @@ def main(argv=None):
             fractions = fractions[-1:]
         results[name] = paper_protocol_study(
             X, y, hidden, groups, fractions=fractions, seeds=range(args.seeds),
-            metric=metric, teacher_params={"max_epochs": args.teacher_epochs},
+            metric=metric, teacher_params=teacher_params,
             student_steps=args.student_steps, n_jobs=args.n_jobs,
         )  # fmt: skip
         print(summary_table(results[name]), flush=True)
         # After every data set, so that an interrupted run resumes (--from-json).
         (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=1))
     teacher_defaults, student_defaults = default_settings()
+    teacher_training = (
+        f"`early_stopping=True`: at most {args.teacher_epochs} epochs, stopped "
+        "when the loss on 10% of their training rows has not fallen for 10 "
+        "epochs, best epoch kept"
+        if args.teacher_early_stopping
+        else f"{args.teacher_epochs} epochs"
+    )
     description = f"""
 The paper's protocol on real data (`shared/DATA.md`). Teachers (`MLP(256, 256)`,
-{args.teacher_epochs} epochs) are fitted on all training rows; students are
+{teacher_training}) are fitted on all training rows; students are
 `MLP(32)` networks with about {args.student_steps} Adam steps, trained on the
 labelled fraction alone (**low data**) or with the other training rows
 unlabelled, `y=-1` (**transfer**).

@@ -1,14 +1,25 @@
-"""skorch callbacks that keep training honest: finite losses, clean interrupts.
+"""skorch callbacks that keep training honest: finite losses, clean interrupts,
+early stopping network by network.
 
-Both read only what skorch already holds on the host (the float losses in the
-history), so they add no device synchronisation to a training step.
+The first two read only what skorch already holds on the host (the float
+losses in the history), so they add no device synchronisation to a training
+step.
 """
 
+import contextlib
+import copy
 import math
 
+import numpy as np
+import torch
 from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["FiniteLossCheck", "KeepLastEpoch"]
+from ._distributed import GlobalBatchLoss
+
+__all__ = ["FiniteLossCheck", "KeepLastEpoch", "NetworkwiseEarlyStopping"]
 
 
 class FiniteLossCheck(Callback):
@@ -131,3 +142,133 @@ class KeepLastEpoch(Callback):
         state = self.__dict__.copy()
         state["snapshot_"] = None
         return state
+
+
+class NetworkwiseEarlyStopping(Callback):
+    """skorch's ``EarlyStopping``, for each network of a two-network teacher.
+
+    A :class:`~sklearn_subdistill.modules.SubclassHeadNetwork` trains two
+    networks that do not share a gradient: the class network (``body``) and
+    the subclass network (``subclass_net``). One stopping epoch for both
+    would cut the subclass network where the class network stopped
+    improving. Here each network keeps its own record, with the rule of
+    ``skorch.callbacks.EarlyStopping(monitor, patience, threshold,
+    threshold_mode="abs", load_best=True)``:
+
+    - the class network on ``valid_loss`` (the class cross-entropy of its
+      validation rows), so it stops, and ends, as the network without
+      subclasses does;
+    - the subclass network on ``valid_subclass_loss``: ``subclass_loss`` (the
+      paper's single-network loss,
+      :class:`~sklearn_subdistill.modules.SubclassTeacherLoss` with one head)
+      of its logits on the validation batches, the loss the paper's network
+      stops on, recorded in the history.
+
+    A network whose loss has not improved by ``threshold`` for ``patience``
+    epochs is done: its best epoch is final, and later epochs (which go on
+    training it, as they go on training a network beside it) do not count.
+    Training stops once both are done; at the end each network gets back the
+    weights of its own best epoch.
+
+    Parameters
+    ----------
+    subclass_loss : torch.nn.Module
+        The subclass network's validation loss, called with its logits and
+        the batch's target.
+    patience : int
+        Epochs without improvement before a network is done.
+    threshold : float
+        Smallest decrease of a loss that counts as an improvement.
+    sink : callable, default=print
+        Receives the messages, when the net is verbose.
+    """
+
+    def __init__(self, subclass_loss, patience, threshold, sink=print):
+        self.subclass_loss = subclass_loss
+        self.patience = patience
+        self.threshold = threshold
+        self.sink = sink
+
+    def on_train_begin(self, net, **kwargs):
+        self.records_ = {
+            part: {"threshold": np.inf, "misses": 0, "best_epoch": 0, "weights": None}
+            for part in ("body", "subclass_net")
+        }
+        self.sums_ = [0.0, 0]
+        # data-parallel (inside ``data_parallel``): over the global batch, as
+        # the net's own criterion computes valid_loss
+        self.criterion_ = self.subclass_loss
+        if isinstance(net.criterion_, GlobalBatchLoss):
+            self.criterion_ = GlobalBatchLoss(self.subclass_loss)
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.sums_ = [0.0, 0]
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if training:
+            return
+        Xi, yi = unpack_data(batch)
+        with torch.no_grad():
+            loss = self.criterion_(_subclass_logits(net, Xi), to_tensor(yi, net.device))
+        # data-parallel: the global batch's rows, as skorch weighs valid_loss
+        size = getattr(self.criterion_, "global_batch_size_", None) or len(Xi)
+        self.sums_[0] += loss.item() * size
+        self.sums_[1] += size
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        subclass_loss = self.sums_[0] / max(self.sums_[1], 1)
+        net.history.record("valid_subclass_loss", subclass_loss)
+        losses = {"body": row["valid_loss"], "subclass_net": subclass_loss}
+        module = _unwrapped(net.module_)
+        for part, loss in losses.items():
+            record = self.records_[part]
+            if record["misses"] == self.patience:
+                continue  # done: its best epoch is final
+            if loss < record["threshold"]:
+                record.update(threshold=loss - self.threshold, misses=0)
+                record["best_epoch"] = row["epoch"]
+                record["weights"] = copy.deepcopy(getattr(module, part).state_dict())
+            else:
+                record["misses"] += 1
+        if all(r["misses"] == self.patience for r in self.records_.values()):
+            if net.verbose:
+                self.sink(
+                    "Stopping since neither valid_loss nor valid_subclass_loss "
+                    f"has improved in its last {self.patience} epochs."
+                )
+            raise KeyboardInterrupt
+
+    def on_train_end(self, net, **kwargs):
+        module = _unwrapped(net.module_)
+        for part, record in self.records_.items():
+            if record["weights"] is not None:
+                getattr(module, part).load_state_dict(record["weights"])
+                record["weights"] = None  # free the copy
+        if net.verbose:
+            self.sink(
+                "Restoring the class network from epoch "
+                f"{self.records_['body']['best_epoch']} and the subclass network "
+                f"from epoch {self.records_['subclass_net']['best_epoch']}."
+            )
+
+
+def _unwrapped(module):
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+def _subclass_logits(net, X):
+    """The subclass network's logits of a batch, as the net's precision runs
+    a network's forward pass (skorch's ``infer``)."""
+    module = _unwrapped(net.module_)
+    X = to_tensor(X, device=net.device)
+    precision = getattr(net, "precision", "fp32")
+    if precision == "fp64" and X.is_floating_point():
+        X = X.double()
+    autocast = contextlib.nullcontext()
+    if precision in ("bf16", "fp16"):
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        autocast = torch.autocast(torch.device(net.device).type, dtype=dtype)
+    with autocast:
+        _, logits = module.class_and_subclass_logits(X)
+    return logits.float() if precision in ("bf16", "fp16") else logits

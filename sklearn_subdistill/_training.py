@@ -15,10 +15,11 @@ import torch
 from sklearn.model_selection import train_test_split
 from skorch.callbacks import EarlyStopping, ProgressBar
 
-from ._callbacks import FiniteLossCheck, KeepLastEpoch
+from ._callbacks import FiniteLossCheck, KeepLastEpoch, NetworkwiseEarlyStopping
 from ._distributed import check_same_data, data_parallel
 from ._net import BatchIterator, IndexSplit, SubclassNet
 from ._torch_datasets import BatchStream
+from .modules import SubclassTeacherLoss
 
 #: Set while a student fits its teacher: the student's name, so that an
 #: interrupt of the teacher's fit stops the student's fit too.
@@ -42,7 +43,7 @@ def interrupts_stop(owner_name):
 
 def make_net(config, *, n_features, n_outputs, criterion, seed=0):
     """The (uninitialised) skorch net of ``config``, a :class:`NetworkConfig`."""
-    callbacks = _callbacks(config)
+    callbacks = _callbacks(config, criterion)
     module_params = {"n_features": n_features, "n_outputs": n_outputs}
     module_params.update(config.module_params)
     return SubclassNet(
@@ -72,8 +73,9 @@ def make_net(config, *, n_features, n_outputs, criterion, seed=0):
     )
 
 
-def _callbacks(config):
-    """The net's callbacks: ours first, then the user's, then early stopping."""
+def _callbacks(config, criterion):
+    """The net's callbacks: ours first, then the user's, then early stopping
+    (network by network for a criterion that has a subclass network's loss)."""
     remedy = (
         f"Try a lower lr (now {config.lr:g}) or standardised features (e.g. "
         "sklearn.preprocessing.StandardScaler)"
@@ -95,7 +97,22 @@ def _callbacks(config):
     if config.verbose >= 2:
         # "auto" counts the batches of the first epoch, then shows a bar.
         callbacks.append(("progress_bar", ProgressBar()))
-    if config.early_stopping:
+    subclass_loss = None
+    if isinstance(criterion, SubclassTeacherLoss):
+        subclass_loss = criterion.subclass_network_loss()
+    if config.early_stopping and subclass_loss is not None:
+        callbacks.append(
+            (
+                "early_stopping",
+                NetworkwiseEarlyStopping(
+                    subclass_loss,
+                    patience=config.n_iter_no_change,
+                    threshold=config.tol,
+                    sink=print if config.verbose else _silent,
+                ),
+            )
+        )
+    elif config.early_stopping:
         callbacks.append(
             (
                 "early_stopping",

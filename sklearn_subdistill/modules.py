@@ -322,6 +322,22 @@ class SubclassTeacherLoss(nn.Module):
         loss = _cross_entropy(class_logits(logits, n_classes), y, weight)
         return self._with_aux(loss, logits, y, weight)
 
+    def subclass_network_loss(self):
+        """With two heads, the subclass network's own loss: this loss with one
+        head, the paper's network's (early stopping monitors it); None with
+        one head."""
+        if not self.two_heads:
+            return None
+        return SubclassTeacherLoss(
+            self.n_classes,
+            aux_weight=self.aux_weight,
+            aux_temperature=self.aux_temperature,
+            aux_scope=self.aux_scope,
+            n_subclasses=self.n_subclasses,
+            aux_loss=self.aux_loss,
+            aux_entropy_weight=self.aux_entropy_weight,
+        )
+
     def _check_width(self, width):
         """Logits must be of the network this loss was made for."""
         n_classes, s = self.n_classes, self.n_subclasses

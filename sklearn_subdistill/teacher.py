@@ -145,9 +145,9 @@ class SubclassTeacherClassifier(SubclassNetworkMixin, ClassifierMixin, BaseEstim
         ``ProgressBar``, tqdm).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows (stratified) and
-        stop when their loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, keeping the best weights. By default every
-        training row is used for training.
+        stop when their loss has not improved by ``tol`` for ``n_iter_no_change``
+        epochs, keeping the best weights; two networks stop each on its own
+        loss (``valid_loss``, ``valid_subclass_loss``; :ref:`hyperparameters`).
     validation_fraction : float, default=0.1
         Share of the training rows held out when ``early_stopping=True``.
     n_iter_no_change : int, default=10

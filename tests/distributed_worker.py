@@ -87,6 +87,18 @@ def _teacher_shared_early_stopping(X, y):
     ).fit(X, y)
 
 
+def _teacher_early_stopping(X, y):
+    # The default two networks, each stopped on its own validation loss.
+    return SubclassTeacherClassifier(
+        n_subclasses=2,
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=2,
+        max_epochs=8,
+        **SMALL,
+    ).fit(X, y)
+
+
 def _teacher_stream(X, y):
     return SubclassTeacherClassifier(n_subclasses=2, max_epochs=2, **SMALL).fit(
         Batches(X, y, 33)
@@ -204,6 +216,7 @@ def _student_fractional_weights(X, y):
 SCENARIOS = {
     "teacher": _teacher,
     "teacher_shared_early_stopping": _teacher_shared_early_stopping,
+    "teacher_early_stopping": _teacher_early_stopping,
     "teacher_stream": _teacher_stream,
     "student": _student,
     "teacher_separate_within_weighted": _teacher_separate_within_weighted,
@@ -242,6 +255,10 @@ def results(estimator):
     out["n_iter"] = np.array(estimator.n_iter_)
     if estimator.early_stopping:
         out["valid_loss"] = np.array(estimator.history_[:, "valid_loss"])
+        if "valid_subclass_loss" in estimator.history_[-1]:
+            out["valid_subclass_loss"] = np.array(
+                estimator.history_[:, "valid_subclass_loss"]
+            )
     return out
 
 

@@ -103,7 +103,7 @@ def one_process():
 
 
 #: The most optimizer steps of any scenario: 8 epochs of 6 batches
-#: (teacher_shared_early_stopping; a student and its teacher take 5 of 8).
+#: (the early-stopping teachers; a student and its teacher take 5 of 8).
 STEPS = 48
 #: The longest sum that 2 processes split and 1 process does not: a global
 #: batch's 33 rows, in each gradient and in the gathered auxiliary losses.

@@ -474,6 +474,41 @@ def test_subclass_network_is_the_papers_network(digits2):
     assert_array_equal(teacher.predict_subclass(X_test), paper.predict_subclass(X_test))
 
 
+@pytest.mark.parametrize("subclass_head", ["separate", "detached"])
+def test_early_stopping_stops_each_network_as_alone(digits2, subclass_head):
+    """With ``early_stopping=True`` the class network stops, and ends, as the
+    1-subclass twin does; the default's subclass network as the paper's
+    network does, on the paper's loss (``valid_subclass_loss``), which keeps
+    improving after the class network's best epoch here. Float64: same
+    operations, same batches, so any difference is accumulation order."""
+    X_train, X_test, y_train, *_ = digits2
+    params = dict(
+        FAST, early_stopping=True, n_iter_no_change=3, precision="fp64",
+        max_epochs=40,
+    )  # fmt: skip
+    teacher = SubclassTeacherClassifier(
+        n_subclasses=3, subclass_head=subclass_head, **params
+    ).fit(X_train, y_train)
+    twin = SubclassTeacherClassifier(n_subclasses=1, aux_weight=0, **params)
+    twin.fit(X_train, y_train)
+    # Training goes on until both networks are done.
+    assert twin.n_iter_ <= teacher.n_iter_ <= 40
+    assert_allclose(teacher.predict_proba(X_test), twin.predict_proba(X_test), atol=1e-9)
+    subclass_loss = teacher.history_[:, "valid_subclass_loss"]
+    assert len(subclass_loss) == teacher.n_iter_
+    if subclass_head == "detached":
+        return
+    # Here the subclass network is done last: 3 epochs after its best one,
+    # which comes after the class network's.
+    best = int(np.argmin(subclass_loss)) + 1
+    assert teacher.n_iter_ == best + 3 > twin.n_iter_
+    paper = SubclassTeacherClassifier(n_subclasses=3, subclass_head="shared", **params)
+    paper.fit(X_train, y_train)
+    assert paper.n_iter_ == teacher.n_iter_
+    assert_allclose(subclass_loss, paper.history_[:, "valid_loss"], rtol=1e-12)
+    assert_allclose(teacher.transform(X_test), paper.transform(X_test), atol=1e-9)
+
+
 def _subclass_logits(teacher, X):
     """The subclass network's logits ``b``, in float64."""
     module = teacher.net_.module_.eval()
