@@ -16,7 +16,11 @@ its ``predict_proba`` split as that distribution splits each class
 on this data is not distilled. On the study's real data the first split
 candidate carried the gain on images, and the second was the better one
 where the subclass network's class probabilities were worse than the class
-network's (Stop-question-frisk). Four folds rather than one held-out quarter:
+network's (Stop-question-frisk, with teachers trained for 30 epochs). The
+held-out rows are usually rows the teacher was fitted on, which can favour
+the split wrongly: with early-stopped teachers it was kept on
+Stop-question-frisk, and lost there (``benchmarks/results/auto_choice.md``).
+Four folds rather than one held-out quarter:
 with a few hundred labelled rows one quarter chose wrongly often enough to
 cost up to 0.9 AUC points on tables and half the split's gain on
 Fashion-MNIST (``benchmarks/results/archive/paper_protocol_single_holdout.md``).

@@ -493,7 +493,8 @@ def test_early_stopping_stops_each_network_as_alone(digits2, subclass_head):
     twin.fit(X_train, y_train)
     # Training goes on until both networks are done.
     assert twin.n_iter_ <= teacher.n_iter_ <= 40
-    assert_allclose(teacher.predict_proba(X_test), twin.predict_proba(X_test), atol=1e-9)
+    expected = twin.predict_proba(X_test)
+    assert_allclose(teacher.predict_proba(X_test), expected, atol=1e-9)
     subclass_loss = teacher.history_[:, "valid_subclass_loss"]
     assert len(subclass_loss) == teacher.n_iter_
     if subclass_head == "detached":
