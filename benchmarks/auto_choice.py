@@ -14,6 +14,7 @@ teacher was fitted on; the test rows are not.
 Usage::
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/auto_choice.py --n-jobs 2
+    nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/auto_choice.py --quick
 """
 
 import argparse
@@ -150,8 +151,8 @@ def main(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--data", nargs="*", choices=list(DATASETS),
-        default=["Stop-question-frisk (ROC AUC)", "digits 0-4 vs 5-9"],
+        "--data", nargs="*", choices=list(DATASETS), default=list(DATASETS),
+        help="data sets (default: all)",
     )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-jobs", type=int, default=None)

@@ -9,6 +9,8 @@ collapsed to 0-4 against 5-9 (features standardised) it checks, on
 - the default teacher, at every ``subclass_head`` and every ``precision``
   (``fp32``, ``bf16``, ``fp16``), trains there: test accuracy, float64
   probabilities that sum to one, the subclass distribution's rows likewise;
+- the default teacher with ``early_stopping=True`` (``fp32``, ``bf16``)
+  records its subclass network's validation loss every epoch;
 - the default student (``subclass_weight="auto"``) of the fp32 teacher
   trains there: its choice, accuracy and probabilities;
 - a student saved there with :func:`sklearn_subdistill.save` loads with
@@ -122,6 +124,23 @@ def main(argv=None):
             check(args.quick or accuracy > 0.9, f"{what}: accuracy {accuracy:.3f}")
             rows.append([what, f"{accuracy:.4f}", "", ""])
             teachers[head, precision] = teacher
+    for precision in ("fp32", "bf16"):
+        # Early stopping network by network: the subclass network's validation
+        # loss runs its forward pass as the net's precision runs it.
+        teacher = SubclassTeacherClassifier(
+            early_stopping=True, precision=precision, max_epochs=epochs,
+            device=args.device, random_state=0,
+        ).fit(X_train, y_train)  # fmt: skip
+        what = f"teacher separate {precision}, early_stopping=True"
+        checked_proba(teacher, X_test, what)
+        losses = np.asarray(teacher.history_[:, "valid_subclass_loss"])
+        check(
+            len(losses) == teacher.n_iter_ and np.isfinite(losses).all(),
+            f"{what}: a finite valid_subclass_loss every epoch",
+        )
+        accuracy = teacher.score(X_test, y_test)
+        check(args.quick or accuracy > 0.9, f"{what}: accuracy {accuracy:.3f}")
+        rows.append([what, f"{accuracy:.4f}", "", ""])
     teacher = teachers["separate", "fp32"]
     student = SubclassDistilledStudent(
         teacher=FrozenEstimator(teacher), hidden_layer_sizes=(32,),
