@@ -6,7 +6,6 @@ losses in the history), so they add no device synchronisation to a training
 step.
 """
 
-import contextlib
 import copy
 import math
 
@@ -18,6 +17,7 @@ from skorch.utils import to_tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from ._distributed import GlobalBatchLoss
+from ._net import uncompiled
 
 __all__ = ["FiniteLossCheck", "KeepLastEpoch", "NetworkwiseEarlyStopping"]
 
@@ -254,21 +254,15 @@ class NetworkwiseEarlyStopping(Callback):
 
 
 def _unwrapped(module):
-    return module.module if isinstance(module, DistributedDataParallel) else module
+    """The module itself, not its data-parallel or compiled wrapper."""
+    if isinstance(module, DistributedDataParallel):
+        module = module.module
+    return uncompiled(module)
 
 
 def _subclass_logits(net, X):
-    """The subclass network's logits of a batch, as the net's precision runs
-    a network's forward pass (skorch's ``infer``)."""
+    """The subclass network's logits of a batch, run as the net runs a
+    forward pass at its precision."""
     module = _unwrapped(net.module_)
     X = to_tensor(X, device=net.device)
-    precision = getattr(net, "precision", "fp32")
-    if precision == "fp64" and X.is_floating_point():
-        X = X.double()
-    autocast = contextlib.nullcontext()
-    if precision in ("bf16", "fp16"):
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-        autocast = torch.autocast(torch.device(net.device).type, dtype=dtype)
-    with autocast:
-        _, logits = module.class_and_subclass_logits(X)
-    return logits.float() if precision in ("bf16", "fp16") else logits
+    return net.in_precision(lambda x: module.class_and_subclass_logits(x)[1], X)

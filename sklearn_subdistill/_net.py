@@ -178,17 +178,25 @@ class SubclassNet(NeuralNet):
     def infer(self, x, **fit_params):
         """Forward pass (under autocast when asked); float32 logits out, or
         float64 for fp64."""
+        forward = super().infer
+        return self.in_precision(lambda x: forward(x, **fit_params), x)
+
+    def in_precision(self, forward, x):
+        """``forward(x)`` as this net runs a forward pass at its
+        ``precision``: as it is (fp32); a floating ``x`` cast to float64
+        (fp64); under ``torch.autocast``, the output cast to float32 (bf16,
+        fp16)."""
         if self.precision == "fp32":
-            return super().infer(x, **fit_params)
+            return forward(x)
         if self.precision == "fp64":
             # Batches are stored as float32, which float64 holds exactly.
             x = to_tensor(x, device=self.device)
             if isinstance(x, torch.Tensor) and x.is_floating_point():
                 x = x.double()
-            return super().infer(x, **fit_params)
+            return forward(x)
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         with torch.autocast(torch.device(self.device).type, dtype=dtype):
-            return super().infer(x, **fit_params).float()
+            return forward(x).float()
 
     def train_step_single(self, batch, **fit_params):
         """skorch's step, with the loss scaled before ``backward`` for fp16."""
