@@ -510,6 +510,19 @@ def test_early_stopping_stops_each_network_as_alone(digits2, subclass_head):
     assert_allclose(teacher.transform(X_test), paper.transform(X_test), atol=1e-9)
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_early_stopping_runs_the_subclass_network_in_precision(digits2, precision):
+    """Under autocast the subclass network's validation loss is computed as
+    its forward pass runs in training: finite, one value per epoch."""
+    X_train, _, y_train, *_ = digits2
+    teacher = SubclassTeacherClassifier(
+        early_stopping=True, precision=precision, **{**FAST, "max_epochs": 3}
+    ).fit(X_train, y_train)
+    losses = np.asarray(teacher.history_[:, "valid_subclass_loss"])
+    assert len(losses) == teacher.n_iter_ == 3
+    assert np.isfinite(losses).all()
+
+
 def _subclass_logits(teacher, X):
     """The subclass network's logits ``b``, in float64."""
     module = teacher.net_.module_.eval()
