@@ -194,7 +194,6 @@ class NetworkwiseEarlyStopping(Callback):
             part: {"threshold": np.inf, "misses": 0, "best_epoch": 0, "weights": None}
             for part in ("body", "subclass_net")
         }
-        self.sums_ = [0.0, 0]
         # data-parallel (inside ``data_parallel``): over the global batch, as
         # the net's own criterion computes valid_loss
         self.criterion_ = self.subclass_loss
