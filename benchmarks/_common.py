@@ -69,10 +69,19 @@ DEFAULTS_ENTRY = "Package defaults at this run"
 
 def auto_rule():
     """How ``subclass_weight="auto"`` chooses (not parameters, but they
-    change what the default student is): its folds and its margin."""
-    from sklearn_subdistill._selection import AUTO_FOLDS, AUTO_MARGIN
+    change what the default student is): its folds, its margin and whether
+    it checks a split with fold teachers."""
+    from sklearn_subdistill._selection import (
+        AUTO_FOLD_TEACHERS,
+        AUTO_FOLDS,
+        AUTO_MARGIN,
+    )
 
-    return {"auto_folds": AUTO_FOLDS, "auto_margin": AUTO_MARGIN}
+    return {
+        "auto_folds": AUTO_FOLDS,
+        "auto_margin": AUTO_MARGIN,
+        "auto_fold_teachers": AUTO_FOLD_TEACHERS,
+    }
 
 
 def package_defaults():

@@ -74,10 +74,11 @@ PAIRED = ("subclass", "subclass, split always", "paper's method", "embedding",
           *BASELINES)  # fmt: skip
 
 
-def load(name, seed=0):
-    """``(X, y, hidden, groups, metric, fractions)`` of a data set, rows drawn
-    (by group where there are groups) down to its maximum."""
-    loader, metric, fractions, max_rows = DATASETS[name]
+def load(name, seed=0, datasets=DATASETS):
+    """``(X, y, hidden, groups, metric, fractions)`` of a data set of
+    ``datasets``, rows drawn (by group where there are groups) down to its
+    maximum."""
+    loader, metric, fractions, max_rows = datasets[name]
     X, y, hidden, groups = loader()
     if max_rows is not None and len(y) > max_rows:
         rng = np.random.default_rng(seed)

@@ -46,8 +46,9 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
 from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils.validation import has_fit_parameter
 
-from ._teachers import split_class_log_proba, teacher_logits
+from ._teachers import split_class_log_proba, teacher_logits, teacher_to_fit
 from ._training_data import ArrayData
 
 #: The candidates ``"auto"`` chooses from, by name: ``(subclass_weight,
@@ -65,6 +66,11 @@ AUTO_FOLDS = 4
 #: conventional distillation's to be chosen: a split that loses costs more
 #: than one that wins gains (up to several points of ROC AUC on tables).
 AUTO_MARGIN = 0.02
+#: Whether a split kept on the teacher's scores is checked with fold
+#: teachers (fitted on each fold's other rows, so new to its held-out rows).
+AUTO_FOLD_TEACHERS = True
+#: What the names of the scores with fold teachers end with.
+FOLD_TEACHERS = " (fold teachers)"
 #: The weight ``"auto"`` takes with unlabelled transfer rows, and where it
 #: cannot hold rows out (a stream of batches, a process group, fewer than two
 #: labelled rows per class and fold).
@@ -98,7 +104,8 @@ def resolve_subclass_weight(student, data, classes, n_subclasses, incremental):
 
 
 def select_subclass_weight(student, data, teacher, classes):
-    """The candidate whose student predicts held-out labels best.
+    """The candidate whose students predict held-out labels best, with the
+    teacher and with teachers that have not seen the held-out rows.
 
     Parameters
     ----------
@@ -121,11 +128,13 @@ def select_subclass_weight(student, data, teacher, classes):
     scores : dict
         Temperature-scaled log-loss of each candidate's students on the
         labelled rows, each row predicted by the student of the fold that
-        held it out, by candidate name (:data:`AUTO_CANDIDATES`); empty when
-        nothing could be held out (the weight is then
-        :data:`AUTO_FALLBACK_WEIGHT`). A teacher whose subclass distribution
-        sums to its ``predict_proba`` makes the last two candidates the same;
-        only the first of them is fitted.
+        held it out, by candidate name (:data:`AUTO_CANDIDATES`): distilling
+        ``teacher``, and, under the name followed by :data:`FOLD_TEACHERS`,
+        distilling a teacher fitted on the fold's other rows (scored only
+        where the first scores keep a split). Empty when nothing could be
+        held out (the weight is then :data:`AUTO_FALLBACK_WEIGHT`). A teacher
+        whose subclass distribution sums to its ``predict_proba`` makes the
+        last two candidates the same; only the first of them is fitted.
     """
     fallback = AUTO_FALLBACK_WEIGHT, student.class_mass, {}
     in_group = torch.distributed.is_available() and torch.distributed.is_initialized()
@@ -137,39 +146,75 @@ def select_subclass_weight(student, data, teacher, classes):
         return fallback
     seed = student.random_state if isinstance(student.random_state, int) else 0
     folds = list(_folds(labels, seed))
-    row_weight = data.sample_weight
+    names = list(AUTO_CANDIDATES)
+    # (a property of the teacher, and of teachers like it: a few rows tell)
+    if _sums_to_predict_proba(teacher, X[:256]):
+        names.remove("predict_proba")
+    rows = X, labels, data.sample_weight, folds, classes
+    scores = _scores(student, rows, [teacher] * len(folds), names)
+    chosen = choose(scores)
+    if chosen != "conventional" and AUTO_FOLD_TEACHERS:  # the teacher may have
+        # been fitted on the held-out rows
+        fresh = _scores(student, rows, _fold_teachers(student, teacher, rows), names)
+        chosen = choose(scores, fresh)
+        scores.update({f"{name}{FOLD_TEACHERS}": loss for name, loss in fresh.items()})
+    weight, _, class_mass = AUTO_CANDIDATES[chosen]
+    return weight, class_mass or student.class_mass, scores
+
+
+def _scores(student, rows, teachers, names):
+    """Each named candidate's cross-validated scaled log-loss, the students
+    of each fold distilling that fold's teacher."""
+    X, labels, row_weight, folds, classes = rows
     scores = {}
-    for name, (weight, temperature, class_mass) in AUTO_CANDIDATES.items():
-        # After the first candidate's fits, which check the input before any
-        # network runs.
-        # (a property of the teacher: a few rows tell)
-        if name == "predict_proba" and _sums_to_predict_proba(teacher, X[:256]):
-            continue
+    for name in names:
+        weight, temperature, class_mass = AUTO_CANDIDATES[name]
         model = clone(student).set_params(
-            teacher=FrozenEstimator(teacher), subclass_weight=weight,
+            subclass_weight=weight,
             temperature=temperature or student.temperature,
             class_mass=class_mass or student.class_mass, warm_start=False,
             verbose=0,
         )  # fmt: skip
         proba = np.empty((len(labels), len(classes)))
-        for fit_rows, held in folds:
+        for (fit_rows, held), teacher in zip(folds, teachers, strict=True):
             fit_params = {}
             if row_weight is not None:
                 fit_params["sample_weight"] = row_weight[fit_rows]
+            model.set_params(teacher=FrozenEstimator(teacher))
             model.fit(X[fit_rows], labels[fit_rows], **fit_params)
             proba[held] = model.predict_proba(X[held])
         scores[name] = scaled_log_loss(labels, proba, classes, row_weight)
-    weight, _, class_mass = AUTO_CANDIDATES[choose(scores)]
-    return weight, class_mass or student.class_mass, scores
+    return scores
 
 
-def choose(scores):
+def _fold_teachers(student, teacher, rows):
+    """One teacher per fold, fitted on the fold's other rows alone: a clone
+    of the teacher the student fits (its ``teacher``, or the default), or of
+    the estimator inside a frozen teacher."""
+    X, labels, row_weight, folds, _ = rows
+    unfitted = teacher_to_fit(student)
+    if unfitted is None:  # a FrozenEstimator: the same estimator, unfitted
+        unfitted = student.teacher.estimator
+    weighted = row_weight is not None and has_fit_parameter(unfitted, "sample_weight")
+    teachers = []
+    for fit_rows, _ in folds:
+        fit_params = {"sample_weight": row_weight[fit_rows]} if weighted else {}
+        teachers.append(
+            clone(unfitted).fit(X[fit_rows], labels[fit_rows], **fit_params)
+        )
+    return teachers
+
+
+def choose(scores, fold_teacher_scores=None):
     """The name of the chosen candidate: the best split candidate where its
     log-loss is at least :data:`AUTO_MARGIN` (relative) below conventional
-    distillation's, else ``"conventional"``."""
+    distillation's and, where ``fold_teacher_scores`` are given, where the
+    best split's is so there too; else ``"conventional"``."""
     splits = {name: score for name, score in scores.items() if name != "conventional"}
     best = min(splits, key=splits.get)
-    if splits[best] < (1 - AUTO_MARGIN) * scores["conventional"]:
+    if splits[best] >= (1 - AUTO_MARGIN) * scores["conventional"]:
+        return "conventional"
+    if fold_teacher_scores is None or choose(fold_teacher_scores) != "conventional":
         return best
     return "conventional"
 

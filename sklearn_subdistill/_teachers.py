@@ -2,10 +2,38 @@
 
 import numpy as np
 from scipy.special import logsumexp
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils import gen_batches
+from sklearn.utils.validation import check_is_fitted
 
 from ._prediction import PROBA_FLOOR
 from ._training_data import INFERENCE_BATCH_SIZE
+from .teacher import SubclassTeacherClassifier
+
+
+def teacher_to_fit(student):
+    """The unfitted teacher a student's ``fit`` fits a clone of: its
+    ``teacher``, or the default one (with the student's seed and device);
+    ``None`` for a frozen teacher."""
+    if student.teacher is None:
+        return SubclassTeacherClassifier(
+            random_state=student.random_state, device=student.device
+        )
+    return None if isinstance(student.teacher, FrozenEstimator) else student.teacher
+
+
+def check_frozen_teacher(teacher):
+    """``teacher``, a FrozenEstimator, if what it wraps is fitted."""
+    try:
+        check_is_fitted(teacher)
+    except NotFittedError as exc:
+        raise NotFittedError(
+            f"The teacher is a FrozenEstimator around an unfitted "
+            f"{type(teacher.estimator).__name__}: fit it before freezing it, "
+            "or pass it unfrozen to have the student fit it."
+        ) from exc
+    return teacher
 
 
 def check_teacher(teacher, n_features_in, feature_names_in):

@@ -5,20 +5,22 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
-from sklearn.exceptions import NotFittedError
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+from sklearn.utils.validation import has_fit_parameter
 
 from ._base import SubclassNetworkMixin
 from ._params import NETWORK_CONSTRAINTS
 from ._selection import auto_temperature, resolve_subclass_weight
 from ._streaming import STREAM_NAME
-from ._teachers import check_teacher, distillation_targets
+from ._teachers import (
+    check_frozen_teacher,
+    check_teacher,
+    distillation_targets,
+    teacher_to_fit,
+)
 from ._training import interrupts_stop
 from ._training_data import ArrayData
 from .modules import SubclassDistillationLoss
-from .teacher import SubclassTeacherClassifier
 
 __all__ = ["SubclassDistilledStudent"]
 
@@ -396,21 +398,8 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
 
     def _fitted_teacher(self, data):
         """The teacher to distil: the frozen one, or a clone fitted on ``data``."""
-        teacher = self.teacher
-        if teacher is None:
-            teacher = SubclassTeacherClassifier(
-                random_state=self.random_state, device=self.device
-            )
-        if isinstance(teacher, FrozenEstimator):
-            try:
-                check_is_fitted(teacher)
-            except NotFittedError as exc:
-                raise NotFittedError(
-                    f"The teacher is a FrozenEstimator around an unfitted "
-                    f"{type(teacher.estimator).__name__}: fit it before freezing it, "
-                    "or pass it unfrozen to have the student fit it."
-                ) from exc
-            return teacher
+        if (teacher := teacher_to_fit(self)) is None:
+            return check_frozen_teacher(self.teacher)
         if not isinstance(data, ArrayData) and not isinstance(
             teacher, SubclassNetworkMixin
         ):

@@ -100,10 +100,18 @@ def test_current_results_are_at_todays_defaults():
     made at, and they are today's: a default that changes sends it to the
     archive (or to a rerun)."""
     from sklearn_subdistill import SubclassDistilledStudent, SubclassTeacherClassifier
-    from sklearn_subdistill._selection import AUTO_FOLDS, AUTO_MARGIN
+    from sklearn_subdistill._selection import (
+        AUTO_FOLD_TEACHERS,
+        AUTO_FOLDS,
+        AUTO_MARGIN,
+    )
 
     # How "auto" chooses is part of what the default student is.
-    auto = {"auto_folds": AUTO_FOLDS, "auto_margin": AUTO_MARGIN}
+    auto = {
+        "auto_folds": AUTO_FOLDS,
+        "auto_margin": AUTO_MARGIN,
+        "auto_fold_teachers": AUTO_FOLD_TEACHERS,
+    }
     today = {
         "teacher": SubclassTeacherClassifier().get_params(),
         "student": {**SubclassDistilledStudent().get_params(), **auto},
@@ -116,7 +124,7 @@ def test_current_results_are_at_todays_defaults():
             if kind == "student":
                 assert set(auto) <= set(settings), (
                     f"{name} does not record how subclass_weight='auto' chose "
-                    f"({', '.join(auto)}): made before it chose by folds"
+                    f"({', '.join(auto)}): made before it chose as it does today"
                 )
             for key, value in settings.items():
                 assert value == repr(today[kind][key]), (

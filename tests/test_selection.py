@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -14,9 +15,11 @@ from sklearn_subdistill._selection import (
     AUTO_FALLBACK_WEIGHT,
     AUTO_FOLDS,
     AUTO_MARGIN,
+    FOLD_TEACHERS,
     choose,
     scaled_log_loss,
 )
+from sklearn_subdistill._teachers import teacher_to_fit
 from sklearn_subdistill.persistence import load, save
 
 from .conftest import FAST
@@ -38,11 +41,19 @@ def auto_student(digits2, fitted_teacher):
 def test_auto_keeps_the_candidate_with_the_lowest_held_out_loss(auto_student):
     student, _ = auto_student
     scores = student.subclass_weight_scores_
+    seen = {name: scores[name] for name in scores if not name.endswith(FOLD_TEACHERS)}
     # The default teacher's subclass distribution does not sum to its
     # predict_proba: every candidate is fitted.
-    assert list(scores) == list(AUTO_CANDIDATES)
+    assert list(seen) == list(AUTO_CANDIDATES)
     assert all(np.isfinite(loss) and loss > 0 for loss in scores.values())
-    weight, _, class_mass = AUTO_CANDIDATES[choose(scores)]
+    # Fold teachers were fitted only where the teacher's scores kept a split.
+    fresh = {
+        name: scores[name + FOLD_TEACHERS]
+        for name in seen
+        if name + FOLD_TEACHERS in scores
+    }
+    assert bool(fresh) == (choose(seen) != "conventional")
+    weight, _, class_mass = AUTO_CANDIDATES[choose(seen, fresh or None)]
     assert student.subclass_weight_ == weight
     assert student.class_mass_ == (class_mass or "subclasses")
 
@@ -58,6 +69,125 @@ def test_a_split_must_beat_conventional_by_the_margin():
     assert choose(scores) == "predict_proba"
     scores = {"conventional": 0.5, "subclasses": 0.9, "predict_proba": 0.8}
     assert choose(scores) == "conventional"
+
+
+def test_a_split_must_beat_conventional_with_fold_teachers_too():
+    """Given the fold teachers' scores, the teacher's choice of a split stands
+    only where they choose a split by the margin too (any split: their
+    ranking of the two is noisier)."""
+    seen = {"conventional": 1.0, "subclasses": 0.9, "predict_proba": 0.95}
+    keeps = {"conventional": 1.0, "subclasses": 1.0, "predict_proba": 0.9}
+    vetoes = {"conventional": 1.0, "subclasses": 1 - AUTO_MARGIN * 0.99}
+    assert choose(seen, keeps) == "subclasses"
+    assert choose(seen, vetoes) == "conventional"
+    # They cannot make a split of one the teacher's scores rejected.
+    assert choose({"conventional": 1.0, "subclasses": 1.0}, keeps) == "conventional"
+
+
+STUDENT_15 = dict(STUDENT, max_epochs=15)
+
+
+@pytest.fixture(scope="module")
+def seen_rows_student(digits2, fitted_teacher):
+    """A student choosing on 300 rows its teacher was fitted on."""
+    X_train, _, y_train, *_ = digits2
+    student = SubclassDistilledStudent(
+        teacher=FrozenEstimator(fitted_teacher), **STUDENT_15
+    )
+    return student.fit(X_train[:300], y_train[:300])
+
+
+def test_fold_teachers_check_a_split_favoured_on_rows_the_teacher_saw(
+    seen_rows_student,
+):
+    """On rows it was fitted on, the teacher's split makes its students' held-
+    out log-loss far lower than conventional distillation's; with teachers
+    fitted without the held-out rows, it does not, and the split is not
+    distilled."""
+    scores = seen_rows_student.subclass_weight_scores_
+    seen = {name: scores[name] for name in AUTO_CANDIDATES}
+    fresh = {name: scores[name + FOLD_TEACHERS] for name in AUTO_CANDIDATES}
+    # Margins far above float32 rounding: 0.16 against 0.24, 0.26 against 0.25.
+    assert seen["subclasses"] < 0.8 * seen["conventional"]
+    assert min(fresh["subclasses"], fresh["predict_proba"]) > fresh["conventional"]
+    assert choose(seen, fresh) == "conventional"
+    assert seen_rows_student.subclass_weight_ == 0.0
+    assert seen_rows_student.n_subclasses_ == 1
+
+
+def test_fold_teacher_scores_are_cross_validated_with_teachers_of_the_other_folds(
+    seen_rows_student, digits2, fitted_teacher
+):
+    """Each fold's students distil a clone of the (frozen) teacher's estimator
+    fitted on that fold's other rows."""
+    X_train, _, y_train, *_ = digits2
+    X, y = X_train[:300], y_train[:300]
+    folds = StratifiedKFold(AUTO_FOLDS, shuffle=True, random_state=0).split(X, y)
+    proba = np.empty((len(y), 2))
+    for fit_rows, held in folds:
+        teacher = clone(fitted_teacher).fit(X[fit_rows], y[fit_rows])
+        model = SubclassDistilledStudent(
+            teacher=FrozenEstimator(teacher), subclass_weight=1.0,
+            **{**STUDENT_15, "temperature": 4.0},
+        ).fit(X[fit_rows], y[fit_rows])  # fmt: skip
+        proba[held] = model.predict_proba(X[held])
+    expected = scaled_log_loss(y, proba, [0, 1])
+    scores = seen_rows_student.subclass_weight_scores_
+    assert scores["subclasses" + FOLD_TEACHERS] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_student_fitting_its_teacher_keeps_a_split_both_scorings_keep(digits2):
+    """An unfitted teacher: fitted on all labelled rows for the student, and
+    on each fold's other rows for the check; the split is kept where both
+    choose it."""
+    X_train, _, y_train, *_ = digits2
+    teacher = SubclassTeacherClassifier(n_subclasses=3, **FAST)
+    student = SubclassDistilledStudent(teacher=teacher, **STUDENT_15)
+    student.fit(X_train[:150], y_train[:150])
+    scores = student.subclass_weight_scores_
+    seen = {name: scores[name] for name in AUTO_CANDIDATES}
+    fresh = {name: scores[name + FOLD_TEACHERS] for name in AUTO_CANDIDATES}
+    assert choose(seen) == choose(fresh) == choose(seen, fresh) == "subclasses"
+    assert student.subclass_weight_ == 1.0
+    assert student.n_subclasses_ == 3
+    assert teacher.__dict__.keys() == SubclassTeacherClassifier().__dict__.keys()
+
+
+def test_fold_teachers_get_the_rows_weights(digits2, monkeypatch):
+    """The fold teachers are fitted with their rows' sample weights, as the
+    student's own teacher is."""
+    X_train, _, y_train, *_ = digits2
+    fits = []
+    fit = SubclassTeacherClassifier.fit
+
+    def recording_fit(self, X, y, sample_weight=None):
+        fits.append((len(y), None if sample_weight is None else sample_weight.copy()))
+        return fit(self, X, y, sample_weight=sample_weight)
+
+    monkeypatch.setattr(SubclassTeacherClassifier, "fit", recording_fit)
+    weight = np.linspace(0.5, 2.0, 150)
+    student = SubclassDistilledStudent(
+        teacher=SubclassTeacherClassifier(n_subclasses=3, **FAST), **STUDENT_15
+    ).fit(X_train[:150], y_train[:150], sample_weight=weight)
+    assert student.subclass_weight_scores_  # a split was checked: 1 + 4 fits
+    assert len(fits) == 1 + AUTO_FOLDS
+    assert_array_equal(fits[0][1], weight)
+    held_out = set()
+    for n_rows, row_weight in fits[1:]:
+        assert n_rows == len(row_weight) < 150
+        assert set(row_weight) <= set(weight)
+        held_out |= set(weight) - set(row_weight)
+    assert held_out == set(weight)  # every row was held out of one fold's teacher
+
+
+def test_the_default_teacher_to_fit_has_the_students_seed_and_device():
+    student = SubclassDistilledStudent(random_state=3, device="cpu")
+    teacher = teacher_to_fit(student)
+    assert isinstance(teacher, SubclassTeacherClassifier)
+    assert (teacher.random_state, teacher.device) == (3, "cpu")
+    assert teacher_to_fit(SubclassDistilledStudent(teacher=teacher)) is teacher
+    frozen = SubclassDistilledStudent(teacher=FrozenEstimator(teacher))
+    assert teacher_to_fit(frozen) is None
 
 
 def test_auto_is_the_fit_at_the_chosen_weight(auto_student, digits2, fitted_teacher):
