@@ -74,8 +74,9 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         ``"auto"`` scores conventional distillation (``0`` at ``temperature``)
         and the paper's loss (``1`` at temperature 4) with either
         ``class_mass`` by 4-fold cross-validated log-loss (temperature-scaled),
-        keeps the better split where it beats the first by 2%, and refits on
-        all rows. With unlabelled rows (``y=-1``), or where no rows can be
+        keeps the better split where it beats the first by 2%, both with the
+        teacher and with fold teachers (the teacher refitted on each fold's
+        other rows, new to the held-out rows), and refits on all rows. With unlabelled rows (``y=-1``), or where no rows can be
         held out (streams, ``partial_fit``, a process group, fewer than two
         labelled rows per class and fold), it distils conventionally:
         on the real data of the study the split gained nothing with transfer
@@ -165,7 +166,9 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
     subclass_weight_scores_ : dict
         With ``"auto"``: held-out, temperature-scaled log-loss of each
         candidate's student, by name: ``"conventional"``, or the ``class_mass``
-        of a split candidate; empty when nothing was chosen.
+        of a split candidate; with fold teachers (where the first scores kept
+        a split), the same names followed by ``" (fold teachers)"``; empty
+        when nothing was chosen.
     n_subclasses_ : int
         Subclasses per class: the teacher's ``n_subclasses_``; 1 for a
         teacher without subclasses, or where the split is not distilled
