@@ -45,7 +45,8 @@ X_train, X_test, y_train, y_test = train_test_split(
 # default ``subclass_weight="auto"`` trains thirteen students (conventional
 # distillation and the paper's loss with either class mass, each on the four
 # folds of a 4-fold cross-validation of the labelled rows, then the choice on
-# all of them).
+# all of them), and where those scores keep a split, four teachers and up to
+# twelve students more to check it with teachers fitted without each fold.
 student = SubclassDistilledStudent(
     teacher=SubclassTeacherClassifier(
         hidden_layer_sizes=(128,), max_epochs=20, lr=3e-3, random_state=0, device="cpu"

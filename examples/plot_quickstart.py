@@ -64,7 +64,9 @@ class_teacher = SubclassTeacherClassifier(
 # 4-fold cross-validation on its labelled rows it compares conventional
 # distillation of the subclass teacher with the paper's loss (the subclass
 # distribution at temperature 4), keeps the paper's loss only where it
-# predicts the held-out labels clearly better (2% lower log-loss), then
+# predicts the held-out labels clearly better (2% lower log-loss), with the
+# teacher and with the teacher refitted on each fold's other rows (here the
+# frozen teacher's estimator, refitted without the held-out rows), then
 # refits the choice on all rows (``student.subclass_weight_`` says which). Where it
 # distils conventionally its network has one output per class: the "outputs"
 # column below shows which it chose for each seed.

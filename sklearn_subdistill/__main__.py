@@ -7,8 +7,8 @@ labels, alone or with the other rows unlabelled), prints the test accuracy
 of students that learn from labels only, from the 1-subclass teacher
 (conventional distillation), from the default subclass teacher (the package
 defaults) and by the paper's method, beside scikit-learn's usual models
-trained on the same labels. Its own run took 15 s on two CPU cores; --full
-runs 5 seeds and two labelled fractions (135 s; benchmarks/main_job.py). The
+trained on the same labels. Its own run took 22 s on two CPU cores; --full
+runs 5 seeds and two labelled fractions (202 s; benchmarks/main_job.py). The
 study on real data is benchmarks/paper_protocol.py.
 """
 
