@@ -170,7 +170,10 @@ def select_subclass_weight(student, data, teacher, classes):
     chosen = choose(scores)
     if chosen != "conventional" and AUTO_FOLD_TEACHERS:  # the teacher may have
         # been fitted on the held-out rows
-        fresh = _scores(student, rows, _fold_teachers(student, teacher, rows), names)
+        fold_teachers = _fold_teachers(student, teacher, rows)
+        if fold_teachers is None:  # the split cannot be checked
+            return AUTO_FALLBACK_WEIGHT, student.class_mass, scores
+        fresh = _scores(student, rows, fold_teachers, names)
         chosen = choose(scores, fresh)
         scores.update({f"{name}{FOLD_TEACHERS}": loss for name, loss in fresh.items()})
     weight, _, class_mass = AUTO_CANDIDATES[chosen]
@@ -205,8 +208,12 @@ def _scores(student, rows, teachers, names):
 def _fold_teachers(student, teacher, rows):
     """One teacher per fold, fitted on the fold's other rows alone: a clone
     of the teacher the student fits (its ``teacher``, or the default), or of
-    the estimator inside a frozen teacher."""
-    X, labels, row_weight, folds, _ = rows
+    the estimator inside a frozen teacher. ``None`` where a fold's other
+    rows lack a class (a class with fewer rows than folds): a teacher fitted
+    on them would not know it."""
+    X, labels, row_weight, folds, classes = rows
+    if any(len(np.unique(labels[fit_rows])) < len(classes) for fit_rows, _ in folds):
+        return None
     unfitted = teacher_to_fit(student)
     if unfitted is None:  # a FrozenEstimator: the same estimator, unfitted
         unfitted = student.teacher.estimator

@@ -76,9 +76,10 @@ class SubclassDistilledStudent(SubclassNetworkMixin, ClassifierMixin, BaseEstima
         ``class_mass`` by 4-fold cross-validated log-loss (temperature-scaled),
         keeps the better split where it beats the first by 2%, both with the
         teacher and with fold teachers (the teacher refitted on each fold's
-        other rows, new to the held-out rows), and refits on all rows. With unlabelled rows (``y=-1``), or where no rows can be
-        held out (streams, ``partial_fit``, a process group, fewer than two
-        labelled rows per class and fold), it distils conventionally:
+        other rows, new to the held-out rows), and refits on all rows. With
+        unlabelled rows (``y=-1``), or where no rows can be held out
+        (streams, ``partial_fit``, a process group, fewer than two labelled
+        rows per class and fold), it distils conventionally:
         on the real data of the study the split gained nothing with transfer
         rows and cost up to 7.1 AUC points on tables (see
         :ref:`when_it_helps`). Ignored for a teacher without subclasses.

@@ -180,6 +180,37 @@ def test_fold_teachers_get_the_rows_weights(digits2, monkeypatch):
     assert held_out == set(weight)  # every row was held out of one fold's teacher
 
 
+def test_a_split_that_fold_teachers_cannot_check_is_not_distilled(
+    digits2, fitted_teacher, monkeypatch
+):
+    """A class with fewer rows than folds leaves some fold's other rows
+    without it; a teacher fitted there would not know the class, so the
+    split is not checked and conventional distillation is kept."""
+    from sklearn_subdistill import _selection
+
+    X_train, _, y_train, *_ = digits2
+    y = y_train[:120].copy()
+    rare = np.flatnonzero(y == 1)
+    y[rare[1:]] = 0  # one row of class 1
+    X = X_train[:120]
+    # Every split candidate is kept on the teacher's scores.
+    monkeypatch.setattr(_selection, "AUTO_MARGIN", -10.0)
+    student = SubclassDistilledStudent(
+        teacher=FrozenEstimator(fitted_teacher), **STUDENT
+    ).fit(X, y)
+    scores = student.subclass_weight_scores_
+    assert choose(scores) != "conventional"
+    assert not any(name.endswith(FOLD_TEACHERS) for name in scores)
+    assert student.subclass_weight_ == AUTO_FALLBACK_WEIGHT == 0.0
+    # With every class in every fold's other rows, the same forced choice
+    # is checked by fold teachers.
+    checked = SubclassDistilledStudent(
+        teacher=FrozenEstimator(fitted_teacher), **STUDENT
+    ).fit(X, y_train[:120])
+    assert any(n.endswith(FOLD_TEACHERS) for n in checked.subclass_weight_scores_)
+    assert checked.subclass_weight_ == 1.0
+
+
 def test_the_default_teacher_to_fit_has_the_students_seed_and_device():
     student = SubclassDistilledStudent(random_state=3, device="cpu")
     teacher = teacher_to_fit(student)
