@@ -161,12 +161,15 @@ def select_subclass_weight(student, data, teacher, classes):
         return fallback
     seed = student.random_state if isinstance(student.random_state, int) else 0
     folds = list(_folds(labels, seed))
+    rows = X, labels, data.sample_weight, folds, classes
+    teachers = [teacher] * len(folds)
+    # The first candidate's fits check the input before any network runs.
+    scores = _scores(student, rows, teachers, ["conventional"])
     names = list(AUTO_CANDIDATES)
     # (a property of the teacher, and of teachers like it: a few rows tell)
     if _sums_to_predict_proba(teacher, X[:256]):
         names.remove("predict_proba")
-    rows = X, labels, data.sample_weight, folds, classes
-    scores = _scores(student, rows, [teacher] * len(folds), names)
+    scores.update(_scores(student, rows, teachers, names[1:]))
     chosen = choose(scores)
     if chosen != "conventional" and AUTO_FOLD_TEACHERS:  # the teacher may have
         # been fitted on the held-out rows
