@@ -13,8 +13,9 @@ network are then trained on the same training rows (labels only,
 conventional and subclass distillation), and a skorch callback records their
 test log-loss and ROC AUC after every epoch. With the default
 ``subclass_weight="auto"`` the subclass student fits up to three candidates
-on each of four folds of the rows and refits the one chosen; the curves are
-the refit's.
+on each of four folds of the rows (and, where they keep a split, a teacher
+and up to three candidates more per fold) and refits the one chosen; the
+curves are the refit's.
 
 ``--class-weight balanced`` fits every teacher and student with
 ``class_weight="balanced"``; ``benchmarks/clickthrough_class_weight.py``

@@ -291,7 +291,8 @@ class network and a separate subclass network, the contrastive loss;
 loss). With `"auto"` a low-data student fits up to three candidates on each
 of four folds of its labelled rows (conventional distillation at `temperature`,
 the paper's loss at temperature 4 on either class mass) and refits the split
-where it predicts the held-out folds with a 2% lower log-loss, conventional
+where it predicts the held-out folds with a 2% lower log-loss, both with the
+teacher and with teachers fitted on each fold's other rows, conventional
 distillation otherwise; "split distilled" counts the seeds
 where it chose the paper's loss. With unlabelled rows (transfer) it distils
 conventionally, so there `temperature` is the conventional student's and the teacher's

@@ -6,7 +6,9 @@ In one process, alternating the two, times:
   ``SubclassHeadNetwork``) against a raw loop with the same module, loss,
   epochs, batch size, optimizer, seed and threads;
 - the default student's ``fit`` (``subclass_weight="auto"``: up to three
-  candidates on each of four folds of the rows, then a refit on all of them), and
+  candidates on each of four folds of the rows, where they keep a split a
+  teacher and up to three candidates more per fold, then a refit on all of
+  them), and
   a student fixed at the weight, temperature and class mass ``"auto"`` chose
   (one fit: the teacher's logits computed once, then distillation) against
   the same loss in a raw loop;
