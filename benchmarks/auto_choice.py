@@ -17,19 +17,36 @@ alone (``"auto"`` before 0.1.0's fold teachers), the second alone, and both
 Two data sets outside the study, credit-card default and COMPAS (same wheel
 as Heritage Health), check the rule on data it was not chosen on.
 
+The embedding split of the teacher's class network (``EmbeddingSubclassTeacher``
+of its 1-subclass twin), which ``"auto"`` does not offer, is scored the same
+way, to measure it as a candidate: alone beside conventional distillation,
+and beside the other two.
+
 Usage::
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/auto_choice.py --n-jobs 2
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/auto_choice.py --quick
+
+The runs are saved in ``results/auto_choice.json``; ``--from-json`` with
+that file (and the run's ``--n-jobs``, to count its time) re-renders them.
 """
 
 import argparse
+import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Timer, header, package_defaults, pin_threads, write_results
+from _common import (
+    RESULTS,
+    Timer,
+    header,
+    package_defaults,
+    pin_threads,
+    write_results,
+)
 
 pin_threads(1)
 
@@ -44,6 +61,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from sklearn_subdistill import (  # noqa: E402
+    EmbeddingSubclassTeacher,
     SubclassDistilledStudent,
     SubclassTeacherClassifier,
 )
@@ -67,18 +85,60 @@ HELD_OUT = {
     ),
     "COMPAS (ROC AUC)": (_data.load_compas, "roc_auc", (0.05, 0.2), None),
 }
-#: The rules compared: a name, and the chosen candidate from the scores with
-#: the teacher and with fold teachers.
+#: The candidates of ``"auto"`` and the embedding split, which ``"auto"``
+#: does not offer: the 1-subclass twin's classes split by projections of its
+#: embeddings (``EmbeddingSubclassTeacher``), at the split candidates' loss.
+SPLITS = list(AUTO_CANDIDATES)
+EMBEDDING = ["conventional", "embedding"]
+EVERY = [*SPLITS, "embedding"]
+
+
+def _among(names, fresh="fresh"):
+    """A rule: :func:`choose` among ``names``, with the teacher's scores and
+    the scores in ``run[fresh]``."""
+
+    def rule(run):
+        seen = {k: v for k, v in run["seen"].items() if k in names}
+        other = {k: v for k, v in run[fresh].items() if k in names}
+        return choose(seen, other)
+
+    return rule
+
+
+def _checked(run, names):
+    """The teacher's scores' choice among ``names``, kept only where the fold
+    teachers' scores of that same candidate beat conventional distillation's
+    by the margin too (``"auto"`` asks it of their best split)."""
+    seen = {k: v for k, v in run["seen"].items() if k in names}
+    chosen = choose(seen)
+    if chosen == "conventional":
+        return chosen
+    fresh = {"conventional": run["fresh"]["conventional"], chosen: run["fresh"][chosen]}
+    return choose(fresh)
+
+
+#: The rules compared: a name, and the candidate it chooses for a run.
 RULES = {
-    "teacher's scores alone (before)": lambda seen, fresh: choose(seen),
-    "fold teachers' alone": lambda seen, fresh: choose(fresh),
-    "both (auto)": lambda seen, fresh: choose(seen, fresh),
+    "teacher's scores alone (before)": lambda run: choose(
+        {k: v for k, v in run["seen"].items() if k in SPLITS}
+    ),
+    "fold teachers' alone": lambda run: choose(
+        {k: v for k, v in run["fresh"].items() if k in SPLITS}
+    ),
+    "both (auto)": _among(SPLITS),
+    "both, on the chosen split": lambda run: _checked(run, SPLITS),
+    "embedding split, both": _among(EMBEDDING),
+    "embedding split, both, twin kept": _among(EMBEDDING, fresh="kept"),
+    "four candidates, both": _among(EVERY),
 }
+#: Candidates taken every time, for reference.
+ALWAYS = {"split always": "subclasses", "embedding split always": "embedding"}
 
 
 def one_run(name, seed, fraction, student_steps=500):
     """Each candidate's cross-validated scores, with the teacher and with fold
     teachers, and its test score; one seed."""
+    start = time.perf_counter()
     X, y, hidden, groups, metric, _ = load(name, datasets={**DATASETS, **HELD_OUT})
     train, test = _split(X, y, hidden, groups, seed, 0.3)
     scaler = StandardScaler().fit(X[train])
@@ -114,28 +174,63 @@ def one_run(name, seed, fraction, student_steps=500):
         )
         model.fit(X_lab, y_lab)
         test_scores[candidate] = score(y_test, model.predict_proba(X_test), metric)
+    # The embedding split of the twin (the default teacher's class network):
+    # the teacher's scores, fold twins' (fitted on the fold's other rows),
+    # and the fold teachers "auto" builds for this frozen teacher today (its
+    # directions refitted on those rows, the twin inside it kept as it is).
+    twin = SubclassTeacherClassifier(
+        n_subclasses=1, device="cpu", random_state=seed, early_stopping=True
+    )  # fmt: skip
+    embedding = EmbeddingSubclassTeacher(
+        FrozenEstimator(clone(twin).fit(X_train, y_train)), random_state=seed
+    ).fit(X_train, y_train)
+    split = clone(student).set_params(teacher=FrozenEstimator(embedding))
+    fold_twins = [
+        EmbeddingSubclassTeacher(clone(twin), random_state=seed).fit(
+            X_lab[fit_rows], y_lab[fit_rows]
+        )
+        for fit_rows, _ in rows[3]
+    ]
+    kept = dict(fresh)
+    for scores, teachers in (
+        (seen, [embedding] * len(rows[3])),
+        (fresh, fold_twins),
+        (kept, _fold_teachers(split, embedding, rows)),
+    ):
+        scores["embedding"] = _scores(split, rows, teachers, ["subclasses"])[
+            "subclasses"
+        ]
+    weight, temperature, _ = AUTO_CANDIDATES["subclasses"]
+    model = clone(split).set_params(subclass_weight=weight, temperature=temperature)
+    test_scores["embedding"] = score(
+        y_test, model.fit(X_lab, y_lab).predict_proba(X_test), metric
+    )
     return {"data": name, "seed": seed, "fraction": fraction, "seen": seen,
-            "fresh": fresh, "test": test_scores}  # fmt: skip
+            "fresh": fresh, "kept": kept, "test": test_scores,
+            "seconds": time.perf_counter() - start}  # fmt: skip
 
 
 def table(runs):
     """One line per run: each candidate's CV log-loss with the teacher and
-    with fold teachers, and its test score (%); what each rule chose."""
-    names = list(AUTO_CANDIDATES)
+    with fold teachers (for the embedding split, also with its twin kept),
+    and its test score (%); what each rule chose."""
     head = ["data", "labelled", "seed"]
-    for candidate in names:
+    for candidate in SPLITS:
         head += [f"{candidate}: CV, teacher", "CV, fold teachers", "test"]
+    head += ["embedding: CV, teacher", "CV, fold twins", "CV, twin kept", "test"]
     head += ["chosen by " + rule for rule in RULES]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for run in runs:
         cells = [run["data"], f"{run['fraction']:.0%}", str(run["seed"])]
-        for candidate in names:
+        for candidate in SPLITS:
             if candidate not in run["test"]:
                 cells += ["-"] * 3
                 continue
             cells += [f"{run['seen'][candidate]:.4f}", f"{run['fresh'][candidate]:.4f}",
                       f"{100 * run['test'][candidate]:.2f}"]  # fmt: skip
-        cells += [rule(run["seen"], run["fresh"]) for rule in RULES.values()]
+        cells += [f"{run[key]['embedding']:.4f}" for key in ("seen", "fresh", "kept")]
+        cells += [f"{100 * run['test']['embedding']:.2f}"]
+        cells += [rule(run) for rule in RULES.values()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -143,27 +238,31 @@ def table(runs):
 def gains(runs):
     """Per data set and fraction, each rule's test score minus conventional
     distillation's, mean ± standard error over seeds (points), and how often
-    it kept a split."""
-    head = ["data", "labelled", "runs"] + [
-        f"{rule}: gain over conventional (split kept)" for rule in RULES
-    ]
+    it kept a split; then each split taken every time."""
+    rules = {**RULES, **{name: lambda run, c=c: c for name, c in ALWAYS.items()}}
+    head = (
+        ["data", "labelled", "runs"]
+        + [f"{rule}: gain over conventional (split kept)" for rule in RULES]
+        + [f"{name}: gain over conventional" for name in ALWAYS]
+    )
     lines = [
         "| " + " | ".join(head) + " |",
-        "|---|---:|---:" + "|---:" * len(RULES) + "|",
+        "|---|---:|---:" + "|---:" * len(rules) + "|",
     ]
     keys = list(dict.fromkeys((r["data"], r["fraction"]) for r in runs))
     for name, fraction in keys:
         group = [r for r in runs if r["data"] == name and r["fraction"] == fraction]
         cells = [name, f"{fraction:.0%}", str(len(group))]
-        for rule in RULES.values():
-            chosen = [rule(r["seen"], r["fresh"]) for r in group]
+        for label, rule in rules.items():
+            chosen = [rule(r) for r in group]
             diff = 100 * np.array([
-                r["test"][rule(r["seen"], r["fresh"])] - r["test"]["conventional"]
-                for r in group
+                r["test"][c] - r["test"]["conventional"]
+                for r, c in zip(group, chosen, strict=True)
             ])  # fmt: skip
             se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
             kept = sum(c != "conventional" for c in chosen)
-            cells.append(f"{diff.mean():+.2f} ± {se:.2f} ({kept})")
+            cell = f"{diff.mean():+.2f} ± {se:.2f}"
+            cells.append(cell if label in ALWAYS else f"{cell} ({kept})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -180,6 +279,9 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="smoke run")
+    parser.add_argument(
+        "--from-json", type=Path, help="re-render the tables of a saved run"
+    )
     args = parser.parse_args(argv)
     timer = Timer()
     fractions = {name: spec[2] for name, spec in {**DATASETS, **HELD_OUT}.items()}
@@ -190,9 +292,16 @@ def main(argv=None):
         for seed in range(1 if args.quick else args.seeds)
     ]
     steps = 20 if args.quick else 500
-    runs = Parallel(n_jobs=args.n_jobs)(
-        delayed(one_run)(*job, student_steps=steps) for job in jobs
-    )
+    if args.from_json:  # the saved run's own time: each run's, once
+        runs = json.loads(args.from_json.read_text())
+        seconds = sum(run["seconds"] for run in runs) / (args.n_jobs or 1)
+    else:
+        runs = Parallel(n_jobs=args.n_jobs)(
+            delayed(one_run)(*job, student_steps=steps) for job in jobs
+        )
+        stem = "auto_choice_quick" if args.quick else "auto_choice"
+        (RESULTS / f"{stem}.json").write_text(json.dumps(runs, indent=1))
+        seconds = timer()
     description = """
 What `subclass_weight="auto"` sees against what the test rows say, on the
 split of the paper-protocol study: the default teacher (`early_stopping=True`)
@@ -206,12 +315,25 @@ rows alone (so new to the held-out fold); `test`: the candidate fitted on
 all labelled rows, on the test rows (ROC AUC for tables, accuracy for
 images, %). A rule keeps a split only where its log-loss is 2% below
 conventional's: with the teacher's scores alone (`"auto"` before fold
-teachers), with the fold teachers' alone, or with both (`"auto"` now).
+teachers), with the fold teachers' alone, or with both (`"auto"` now: the
+teacher's best split, where the fold teachers' best split is 2% below too);
+`both, on the chosen split` asks it of the same split in both.
 Credit-card default and COMPAS are outside the study: no setting of the
 package was chosen on them.
+
+`embedding`, not a candidate of `"auto"`: the classes of the default
+teacher's class network (its 1-subclass twin, fitted alone here) split by
+`EmbeddingSubclassTeacher` (its default 5 pseudo-subclasses per class) and
+distilled with the split candidates' loss (`subclass_weight=1`,
+`temperature=4`); `CV, fold twins`: with twins fitted on each fold's other
+rows alone, embedded; `CV, twin kept`: with the fold teachers `"auto"`
+builds for a frozen `EmbeddingSubclassTeacher(FrozenEstimator(twin))`, its
+directions refitted on the fold's other rows, the twin inside it (fitted on
+all training rows) kept. Rules over it: the embedding split as `"auto"`'s
+only split candidate, with either fold teachers, and all four candidates.
 """
     parts = [
-        header("What auto sees", description, timer(), settings=package_defaults()),
+        header("What auto sees", description, seconds, settings=package_defaults()),
         "## Each rule against conventional distillation, on the test rows",
         "",
         gains(runs),
