@@ -32,19 +32,11 @@ from _common import Timer, header, package_defaults, pin_threads, write_results
 pin_threads(1)
 
 import numpy as np  # noqa: E402
-from _study import _split, epochs_for_steps, score  # noqa: E402
-from auto_choice import HELD_OUT  # noqa: E402
+from _study import score  # noqa: E402
+from auto_choice import HELD_OUT, low_data_run  # noqa: E402
 from joblib import Parallel, delayed  # noqa: E402
-from paper_protocol import DATASETS, load  # noqa: E402
+from paper_protocol import DATASETS  # noqa: E402
 from sklearn.base import clone  # noqa: E402
-from sklearn.frozen import FrozenEstimator  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from sklearn_subdistill import (  # noqa: E402
-    SubclassDistilledStudent,
-    SubclassTeacherClassifier,
-)
 
 #: ``(subclass_weight, temperature)`` of each split student; the first is
 #: the paper's loss (``"auto"``'s split candidate).
@@ -54,24 +46,9 @@ VARIANTS = ((1.0, 4.0), (1.0, 2.0), (1.0, 1.0), (0.5, 4.0), (0.3, 1.0))
 def one_run(name, seed, fraction, student_steps=500):
     """Test scores of conventional distillation and of each split student."""
     start = time.perf_counter()
-    X, y, hidden, groups, metric, _ = load(name, datasets={**DATASETS, **HELD_OUT})
-    train, test = _split(X, y, hidden, groups, seed, 0.3)
-    scaler = StandardScaler().fit(X[train])
-    X_train = scaler.transform(X[train]).astype(np.float32)
-    X_test = scaler.transform(X[test]).astype(np.float32)
-    y_train, y_test = y[train], y[test]
-    labelled, _ = train_test_split(
-        np.arange(len(y_train)), train_size=fraction, random_state=seed,
-        stratify=y_train,
-    )  # fmt: skip
-    teacher = SubclassTeacherClassifier(
-        device="cpu", random_state=seed, early_stopping=True
-    ).fit(X_train, y_train)
-    student = SubclassDistilledStudent(
-        teacher=FrozenEstimator(teacher), hidden_layer_sizes=(32,), device="cpu",
-        random_state=seed,
-        max_epochs=epochs_for_steps(len(labelled), 256, student_steps),
-    )  # fmt: skip
+    X_train, y_train, X_test, y_test, labelled, metric, _, student = low_data_run(
+        name, seed, fraction, student_steps
+    )
     scores = {}
     for weight, temperature in ((0.0, None), *VARIANTS):
         params = {"subclass_weight": weight}
