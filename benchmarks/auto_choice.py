@@ -278,18 +278,16 @@ def gains(runs):
                 r["test"][c] - r["test"]["conventional"]
                 for r, c in zip(group, chosen, strict=True)
             ])  # fmt: skip
-            se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
             kept = sum(c != "conventional" for c in chosen)
-            cell = f"{diff.mean():+.2f} ± {se:.2f}"
+            cell = paired(diff)
             cells.append(cell if label in ALWAYS else f"{cell} ({kept})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_run_arguments(parser):
+    """The data sets, seeds, processes and smoke run of a script that runs
+    :func:`low_data_run` per seed and fraction."""
     every = [*DATASETS, *HELD_OUT]
     parser.add_argument(
         "--data", nargs="*", choices=every, default=every,
@@ -298,11 +296,12 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="smoke run")
-    parser.add_argument(
-        "--from-json", type=Path, help="re-render the tables of a saved run"
-    )
-    args = parser.parse_args(argv)
-    timer = Timer()
+
+
+def run_all(one_run, args):
+    """``one_run(name, seed, fraction, student_steps=...)`` for every data
+    set, labelled fraction and seed ``args`` (:func:`add_run_arguments`)
+    asks for, in parallel processes."""
     fractions = {name: spec[2] for name, spec in {**DATASETS, **HELD_OUT}.items()}
     jobs = [
         (name, seed, fraction)
@@ -311,13 +310,32 @@ def main(argv=None):
         for seed in range(1 if args.quick else args.seeds)
     ]
     steps = 20 if args.quick else 500
+    return Parallel(n_jobs=args.n_jobs)(
+        delayed(one_run)(*job, student_steps=steps) for job in jobs
+    )
+
+
+def paired(diff):
+    """``mean ± standard error`` of paired differences (points)."""
+    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+    return f"{diff.mean():+.2f} ± {se:.2f}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_run_arguments(parser)
+    parser.add_argument(
+        "--from-json", type=Path, help="re-render the tables of a saved run"
+    )
+    args = parser.parse_args(argv)
+    timer = Timer()
     if args.from_json:  # the saved run's own time: each run's, once
         runs = json.loads(args.from_json.read_text())
         seconds = sum(run["seconds"] for run in runs) / (args.n_jobs or 1)
     else:
-        runs = Parallel(n_jobs=args.n_jobs)(
-            delayed(one_run)(*job, student_steps=steps) for job in jobs
-        )
+        runs = run_all(one_run, args)
         stem = "auto_choice_quick" if args.quick else "auto_choice"
         (RESULTS / f"{stem}.json").write_text(json.dumps(runs, indent=1))
         seconds = timer()

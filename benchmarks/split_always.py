@@ -33,9 +33,12 @@ pin_threads(1)
 
 import numpy as np  # noqa: E402
 from _study import score  # noqa: E402
-from auto_choice import HELD_OUT, low_data_run  # noqa: E402
-from joblib import Parallel, delayed  # noqa: E402
-from paper_protocol import DATASETS  # noqa: E402
+from auto_choice import (  # noqa: E402
+    add_run_arguments,
+    low_data_run,
+    paired,
+    run_all,
+)
 from sklearn.base import clone  # noqa: E402
 
 #: ``(subclass_weight, temperature)`` of each split student; the first is
@@ -77,8 +80,7 @@ def table(runs):
         cells = [name, f"{fraction:.0%}", str(len(group)), f"{base.mean():.2f}"]
         for variant in VARIANTS:
             diff = 100 * np.array([r["scores"][variant] for r in group]) - base
-            se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
-            cells.append(f"{diff.mean():+.2f} ± {se:.2f}")
+            cells.append(paired(diff))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -87,27 +89,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    every = [*DATASETS, *HELD_OUT]
-    parser.add_argument(
-        "--data", nargs="*", choices=every, default=every,
-        help="data sets (default: all, the study's and the held-out ones)",
-    )  # fmt: skip
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--n-jobs", type=int, default=None)
-    parser.add_argument("--quick", action="store_true", help="smoke run")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     timer = Timer()
-    fractions = {name: spec[2] for name, spec in {**DATASETS, **HELD_OUT}.items()}
-    jobs = [
-        (name, seed, fraction)
-        for name in args.data
-        for fraction in fractions[name][: 1 if args.quick else None]
-        for seed in range(1 if args.quick else args.seeds)
-    ]
+    runs = run_all(one_run, args)
     steps = 20 if args.quick else 500
-    runs = Parallel(n_jobs=args.n_jobs)(
-        delayed(one_run)(*job, student_steps=steps) for job in jobs
-    )
     description = f"""
 The split of the default teacher taken every time, at several weights and
 temperatures, against conventional distillation, on the split of the
