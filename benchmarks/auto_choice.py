@@ -93,38 +93,31 @@ EMBEDDING = ["conventional", "embedding"]
 EVERY = [*SPLITS, "embedding"]
 
 
+def _pick(run, scoring, names):
+    """The scores of ``names`` in ``run[scoring]``."""
+    return {k: v for k, v in run[scoring].items() if k in names}
+
+
 def _among(names, fresh="fresh"):
     """A rule: :func:`choose` among ``names``, with the teacher's scores and
     the scores in ``run[fresh]``."""
-
-    def rule(run):
-        seen = {k: v for k, v in run["seen"].items() if k in names}
-        other = {k: v for k, v in run[fresh].items() if k in names}
-        return choose(seen, other)
-
-    return rule
+    return lambda run: choose(_pick(run, "seen", names), _pick(run, fresh, names))
 
 
 def _checked(run, names):
     """The teacher's scores' choice among ``names``, kept only where the fold
     teachers' scores of that same candidate beat conventional distillation's
     by the margin too (``"auto"`` asks it of their best split)."""
-    seen = {k: v for k, v in run["seen"].items() if k in names}
-    chosen = choose(seen)
+    chosen = choose(_pick(run, "seen", names))
     if chosen == "conventional":
         return chosen
-    fresh = {"conventional": run["fresh"]["conventional"], chosen: run["fresh"][chosen]}
-    return choose(fresh)
+    return choose(_pick(run, "fresh", ["conventional", chosen]))
 
 
 #: The rules compared: a name, and the candidate it chooses for a run.
 RULES = {
-    "teacher's scores alone (before)": lambda run: choose(
-        {k: v for k, v in run["seen"].items() if k in SPLITS}
-    ),
-    "fold teachers' alone": lambda run: choose(
-        {k: v for k, v in run["fresh"].items() if k in SPLITS}
-    ),
+    "teacher's scores alone (before)": lambda run: choose(_pick(run, "seen", SPLITS)),
+    "fold teachers' alone": lambda run: choose(_pick(run, "fresh", SPLITS)),
     "both (auto)": _among(SPLITS),
     "both, on the chosen split": lambda run: _checked(run, SPLITS),
     "embedding split, both": _among(EMBEDDING),
@@ -309,10 +302,14 @@ def run_all(one_run, args):
         for fraction in fractions[name][: 1 if args.quick else None]
         for seed in range(1 if args.quick else args.seeds)
     ]
-    steps = 20 if args.quick else 500
     return Parallel(n_jobs=args.n_jobs)(
-        delayed(one_run)(*job, student_steps=steps) for job in jobs
+        delayed(one_run)(*job, student_steps=student_steps(args)) for job in jobs
     )
+
+
+def student_steps(args):
+    """About how many optimiser steps each student takes: few in a smoke run."""
+    return 20 if args.quick else 500
 
 
 def paired(diff):

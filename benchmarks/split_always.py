@@ -38,6 +38,7 @@ from auto_choice import (  # noqa: E402
     low_data_run,
     paired,
     run_all,
+    student_steps,
 )
 from sklearn.base import clone  # noqa: E402
 
@@ -93,7 +94,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     timer = Timer()
     runs = run_all(one_run, args)
-    steps = 20 if args.quick else 500
+    steps = student_steps(args)
     description = f"""
 The split of the default teacher taken every time, at several weights and
 temperatures, against conventional distillation, on the split of the
