@@ -128,42 +128,60 @@ RULES = {
 ALWAYS = {"split always": "subclasses", "embedding split always": "embedding"}
 
 
+def paper_split(name, seed):
+    """``(X_train, y_train, X_test, y_test, metric, hidden_test)``: one seed's
+    70/30 split of ``name`` as in the paper-protocol study, features
+    standardised on the training rows; ``hidden_test`` the hidden classes of
+    the test rows, or ``None``."""
+    X, y, hidden, groups, metric, _ = load(name, datasets={**DATASETS, **HELD_OUT})
+    train, test = _split(X, y, hidden, groups, seed, 0.3)
+    scaler = StandardScaler().fit(X[train])
+    X_train = scaler.transform(X[train]).astype(np.float32)
+    X_test = scaler.transform(X[test]).astype(np.float32)
+    hidden_test = None if hidden is None else hidden[test]
+    return X_train, y[train], X_test, y[test], metric, hidden_test
+
+
+def labelled_rows(y_train, fraction, seed):
+    """The indices of the labelled ``fraction`` of the training rows."""
+    labelled, _ = train_test_split(
+        np.arange(len(y_train)), train_size=fraction, random_state=seed,
+        stratify=y_train,
+    )  # fmt: skip
+    return labelled
+
+
+def small_student(teacher, n_labelled, seed, student_steps=500):
+    """An unfitted ``MLP(32)`` student that distils ``teacher`` (frozen) in
+    about ``student_steps`` optimiser steps on ``n_labelled`` rows."""
+    return SubclassDistilledStudent(
+        teacher=FrozenEstimator(teacher), hidden_layer_sizes=(32,), device="cpu",
+        random_state=seed,
+        max_epochs=epochs_for_steps(n_labelled, 256, student_steps),
+    )  # fmt: skip
+
+
 def low_data_run(name, seed, fraction, student_steps=500):
     """One seed of the paper-protocol split of ``name``: ``(X_train, y_train,
     X_test, y_test, labelled, metric, teacher, student)``, features
     standardised on the training rows, ``labelled`` the indices of the
     labelled fraction of them, the default teacher (early-stopped) fitted on
     all of them, and an unfitted ``MLP(32)`` student that distils it."""
-    X, y, hidden, groups, metric, _ = load(name, datasets={**DATASETS, **HELD_OUT})
-    train, test = _split(X, y, hidden, groups, seed, 0.3)
-    scaler = StandardScaler().fit(X[train])
-    X_train = scaler.transform(X[train]).astype(np.float32)
-    X_test = scaler.transform(X[test]).astype(np.float32)
-    y_train, y_test = y[train], y[test]
-    labelled, _ = train_test_split(
-        np.arange(len(y_train)), train_size=fraction, random_state=seed,
-        stratify=y_train,
-    )  # fmt: skip
+    X_train, y_train, X_test, y_test, metric, _ = paper_split(name, seed)
+    labelled = labelled_rows(y_train, fraction, seed)
     teacher = SubclassTeacherClassifier(
         device="cpu", random_state=seed, early_stopping=True
     ).fit(X_train, y_train)
-    student = SubclassDistilledStudent(
-        teacher=FrozenEstimator(teacher), hidden_layer_sizes=(32,), device="cpu",
-        random_state=seed,
-        max_epochs=epochs_for_steps(len(labelled), 256, student_steps),
-    )  # fmt: skip
+    student = small_student(teacher, len(labelled), seed, student_steps)
     return X_train, y_train, X_test, y_test, labelled, metric, teacher, student
 
 
-def one_run(name, seed, fraction, student_steps=500):
-    """Each candidate's cross-validated scores, with the teacher and with fold
-    teachers, and its test score; one seed."""
-    start = time.perf_counter()
-    X_train, y_train, X_test, y_test, labelled, metric, teacher, student = low_data_run(
-        name, seed, fraction, student_steps
-    )
-    X_lab, y_lab = X_train[labelled], y_train[labelled]
-    # What select_subclass_weight does, with both scorings always made.
+def candidate_scores(student, X_lab, y_lab, X_test, y_test, metric, seed):
+    """Each candidate of ``"auto"`` scored as ``"auto"`` scores it on the
+    labelled rows ``(X_lab, y_lab)``, with ``student``'s teacher (``seen``)
+    and with fold teachers (``fresh``), and fitted on all of them, on the
+    test rows (``test``); and the folds' ``rows``."""
+    teacher = student.teacher.estimator
     rows = X_lab, y_lab, None, list(_folds(y_lab, seed)), teacher.classes_
     names = list(AUTO_CANDIDATES)
     if _sums_to_predict_proba(teacher, X_lab[:256]):
@@ -180,6 +198,21 @@ def one_run(name, seed, fraction, student_steps=500):
         )
         model.fit(X_lab, y_lab)
         test_scores[candidate] = score(y_test, model.predict_proba(X_test), metric)
+    return rows, seen, fresh, test_scores
+
+
+def one_run(name, seed, fraction, student_steps=500):
+    """Each candidate's cross-validated scores, with the teacher and with fold
+    teachers, and its test score; one seed."""
+    start = time.perf_counter()
+    X_train, y_train, X_test, y_test, labelled, metric, _, student = low_data_run(
+        name, seed, fraction, student_steps
+    )
+    X_lab, y_lab = X_train[labelled], y_train[labelled]
+    # What select_subclass_weight does, with both scorings always made.
+    rows, seen, fresh, test_scores = candidate_scores(
+        student, X_lab, y_lab, X_test, y_test, metric, seed
+    )
     # The embedding split of the twin (the default teacher's class network):
     # the teacher's scores, fold twins' (fitted on the fold's other rows),
     # and the fold teachers "auto" builds for this frozen teacher today (its
@@ -247,16 +280,16 @@ def table(runs):
     return "\n".join(lines)
 
 
-def gains(runs):
+def gains(runs, rules=RULES, always=ALWAYS):
     """Per data set and fraction, each rule's test score minus conventional
     distillation's, mean ± standard error over seeds (points), and how often
-    it kept a split; then each split taken every time."""
-    rules = {**RULES, **{name: lambda run, c=c: c for name, c in ALWAYS.items()}}
+    it kept a split; then each candidate of ``always`` taken every time."""
     head = (
         ["data", "labelled", "runs"]
-        + [f"{rule}: gain over conventional (split kept)" for rule in RULES]
-        + [f"{name}: gain over conventional" for name in ALWAYS]
+        + [f"{rule}: gain over conventional (split kept)" for rule in rules]
+        + [f"{name}: gain over conventional" for name in always]
     )
+    rules = {**rules, **{name: lambda run, c=c: c for name, c in always.items()}}
     lines = [
         "| " + " | ".join(head) + " |",
         "|---|---:|---:" + "|---:" * len(rules) + "|",
@@ -273,7 +306,7 @@ def gains(runs):
             ])  # fmt: skip
             kept = sum(c != "conventional" for c in chosen)
             cell = paired(diff)
-            cells.append(cell if label in ALWAYS else f"{cell} ({kept})")
+            cells.append(cell if label in always else f"{cell} ({kept})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
