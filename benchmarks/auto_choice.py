@@ -151,11 +151,11 @@ def labelled_rows(y_train, fraction, seed):
     return labelled
 
 
-def small_student(teacher, n_labelled, seed, student_steps=500):
-    """An unfitted ``MLP(32)`` student that distils ``teacher`` (frozen) in
-    about ``student_steps`` optimiser steps on ``n_labelled`` rows."""
+def small_student(teacher, n_labelled, seed, student_steps=500, hidden=(32,)):
+    """An unfitted ``MLP(*hidden)`` student that distils ``teacher`` (frozen)
+    in about ``student_steps`` optimiser steps on ``n_labelled`` rows."""
     return SubclassDistilledStudent(
-        teacher=FrozenEstimator(teacher), hidden_layer_sizes=(32,), device="cpu",
+        teacher=FrozenEstimator(teacher), hidden_layer_sizes=hidden, device="cpu",
         random_state=seed,
         max_epochs=epochs_for_steps(n_labelled, 256, student_steps),
     )  # fmt: skip
