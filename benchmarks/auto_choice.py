@@ -319,6 +319,11 @@ def add_run_arguments(parser):
         "--data", nargs="*", choices=every, default=every,
         help="data sets (default: all, the study's and the held-out ones)",
     )  # fmt: skip
+    add_seed_arguments(parser)
+
+
+def add_seed_arguments(parser):
+    """The seeds, processes and smoke run of a benchmark script."""
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="smoke run")
@@ -338,6 +343,22 @@ def run_all(one_run, args):
     return Parallel(n_jobs=args.n_jobs)(
         delayed(one_run)(*job, student_steps=student_steps(args)) for job in jobs
     )
+
+
+def run_seeds(one_seed, names, args):
+    """``one_seed(name, seed, student_steps=..., quick=...)``, which fits one
+    teacher and returns a list of runs, for every data set of ``names`` and
+    seed ``args`` (:func:`add_seed_arguments`) asks for, in parallel
+    processes; all their runs, in order."""
+    seeds = range(1 if args.quick else args.seeds)
+    done = Parallel(n_jobs=args.n_jobs)(
+        delayed(one_seed)(
+            name, seed, student_steps=student_steps(args), quick=args.quick
+        )
+        for name in names
+        for seed in seeds
+    )
+    return [run for seed_runs in done for run in seed_runs]
 
 
 def student_steps(args):

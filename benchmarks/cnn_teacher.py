@@ -40,15 +40,15 @@ from _study import score  # noqa: E402
 from auto_choice import (  # noqa: E402
     RULES,
     SPLITS,
+    add_seed_arguments,
     candidate_scores,
     gains,
     labelled_rows,
     paired,
     paper_split,
+    run_seeds,
     small_student,
-    student_steps,
 )
-from joblib import Parallel, delayed  # noqa: E402
 from paper_protocol import DATASETS  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -171,18 +171,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--n-jobs", type=int, default=None)
-    parser.add_argument("--quick", action="store_true", help="smoke run")
+    add_seed_arguments(parser)
     args = parser.parse_args(argv)
     timer = Timer()
-    seeds = range(1 if args.quick else args.seeds)
-    jobs = [(name, seed) for name in IMAGES for seed in seeds]
-    done = Parallel(n_jobs=args.n_jobs)(
-        delayed(one_seed)(*job, student_steps=student_steps(args), quick=args.quick)
-        for job in jobs
-    )
-    runs = [run for seed_runs in done for run in seed_runs]
+    runs = run_seeds(one_seed, IMAGES, args)
     stem = "cnn_teacher_quick" if args.quick else "cnn_teacher"
     (RESULTS / f"{stem}.json").write_text(json.dumps(runs, indent=1))
     teacher_runs = [r for r in runs if "teacher" in r]
