@@ -201,6 +201,34 @@ def candidate_scores(student, X_lab, y_lab, X_test, y_test, metric, seed):
     return rows, seen, fresh, test_scores
 
 
+def fraction_run(name, seed, split, teacher, fraction, student_steps=500,
+                 hidden=(32,)):  # fmt: skip
+    """One labelled ``fraction`` of ``split`` (:func:`paper_split`): the
+    candidates' scores (:func:`candidate_scores`) of an ``MLP(*hidden)``
+    student of the fitted ``teacher``, and that student on its labels alone
+    (``test["labels only"]``), as a run of ``name`` and ``seed``."""
+    start = time.perf_counter()
+    X_train, y_train, X_test, y_test, metric, _ = split
+    labelled = labelled_rows(y_train, fraction, seed)
+    X_lab, y_lab = X_train[labelled], y_train[labelled]
+    student = small_student(teacher, len(labelled), seed, student_steps, hidden)
+    _, seen, fresh, test = candidate_scores(
+        student, X_lab, y_lab, X_test, y_test, metric, seed
+    )
+    alone = student.set_params(alpha=0.0, subclass_weight=0.0).fit(X_lab, y_lab)
+    test["labels only"] = score(y_test, alone.predict_proba(X_test), metric)
+    return {"data": name, "seed": seed, "fraction": fraction, "seen": seen,
+            "fresh": fresh, "test": test,
+            "seconds": time.perf_counter() - start}  # fmt: skip
+
+
+def save_runs(stem, runs, quick):
+    """Write ``runs`` to ``results/<stem>.json`` (``<stem>_quick.json`` for a
+    smoke run)."""
+    name = f"{stem}_quick" if quick else stem
+    (RESULTS / f"{name}.json").write_text(json.dumps(runs, indent=1))
+
+
 def one_run(name, seed, fraction, student_steps=500):
     """Each candidate's cross-validated scores, with the teacher and with fold
     teachers, and its test score; one seed."""
@@ -387,8 +415,7 @@ def main(argv=None):
         seconds = sum(run["seconds"] for run in runs) / (args.n_jobs or 1)
     else:
         runs = run_all(one_run, args)
-        stem = "auto_choice_quick" if args.quick else "auto_choice"
-        (RESULTS / f"{stem}.json").write_text(json.dumps(runs, indent=1))
+        save_runs("auto_choice", runs, args.quick)
         seconds = timer()
     description = """
 What `subclass_weight="auto"` sees against what the test rows say, on the

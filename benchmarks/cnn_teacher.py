@@ -41,13 +41,12 @@ from auto_choice import (  # noqa: E402
     RULES,
     SPLITS,
     add_seed_arguments,
-    candidate_scores,
+    fraction_run,
     gains,
-    labelled_rows,
     paired,
     paper_split,
     run_seeds,
-    small_student,
+    save_runs,
 )
 from paper_protocol import DATASETS  # noqa: E402
 from torch import nn  # noqa: E402
@@ -109,19 +108,9 @@ def one_seed(name, seed, student_steps=500, quick=False):
         ),
         "seconds": time.perf_counter() - start,
     }}]  # fmt: skip
+    split = X_train, y_train, X_test, y_test, metric, hidden
     for fraction in DATASETS[name][2][: 1 if quick else None]:
-        begin = time.perf_counter()
-        labelled = labelled_rows(y_train, fraction, seed)
-        student = small_student(teacher, len(labelled), seed, student_steps)
-        X_lab, y_lab = X_train[labelled], y_train[labelled]
-        _, seen, fresh, test = candidate_scores(
-            student, X_lab, y_lab, X_test, y_test, metric, seed
-        )
-        alone = student.set_params(alpha=0.0, subclass_weight=0.0).fit(X_lab, y_lab)
-        test["labels only"] = score(y_test, alone.predict_proba(X_test), metric)
-        runs.append({"data": name, "seed": seed, "fraction": fraction,
-                     "seen": seen, "fresh": fresh, "test": test,
-                     "seconds": time.perf_counter() - begin})  # fmt: skip
+        runs.append(fraction_run(name, seed, split, teacher, fraction, student_steps))
     return runs
 
 
@@ -175,8 +164,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     timer = Timer()
     runs = run_seeds(one_seed, IMAGES, args)
-    stem = "cnn_teacher_quick" if args.quick else "cnn_teacher"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(runs, indent=1))
+    save_runs("cnn_teacher", runs, args.quick)
     teacher_runs = [r for r in runs if "teacher" in r]
     runs = [r for r in runs if "teacher" not in r]
     mlp_runs = json.loads((RESULTS / "auto_choice.json").read_text())

@@ -20,7 +20,6 @@ Usage::
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,16 +28,14 @@ from _common import RESULTS, Timer, header, package_defaults, pin_threads, write
 
 pin_threads(1)
 
-from _study import score  # noqa: E402
 from auto_choice import (  # noqa: E402
     RULES,
     add_seed_arguments,
-    candidate_scores,
+    fraction_run,
     gains,
-    labelled_rows,
     paper_split,
     run_seeds,
-    small_student,
+    save_runs,
 )
 
 from sklearn_subdistill import SubclassTeacherClassifier  # noqa: E402
@@ -57,31 +54,18 @@ ALWAYS = {"split always": "subclasses", "labels only": "labels only"}
 def one_seed(name, seed, student_steps=500, quick=False):
     """Per labelled fraction and student size, the candidates' scores as
     ``auto_choice.one_run`` records them, and labels only; one seed."""
-    X_train, y_train, X_test, y_test, metric, _ = paper_split(name, seed)
+    split = paper_split(name, seed)
     teacher = SubclassTeacherClassifier(
         device="cpu", random_state=seed, early_stopping=True
-    ).fit(X_train, y_train)
-    runs = []
-    for fraction in CELLS[name][: 1 if quick else None]:
-        labelled = labelled_rows(y_train, fraction, seed)
-        X_lab, y_lab = X_train[labelled], y_train[labelled]
-        for hidden in SIZES:
-            start = time.perf_counter()
-            student = small_student(
-                teacher, len(labelled), seed, student_steps, hidden=hidden
-            )
-            _, seen, fresh, test = candidate_scores(
-                student, X_lab, y_lab, X_test, y_test, metric, seed
-            )
-            alone = student.set_params(alpha=0.0, subclass_weight=0.0)
-            alone.fit(X_lab, y_lab)
-            test["labels only"] = score(y_test, alone.predict_proba(X_test), metric)
-            runs.append({
-                "data": name, "hidden": list(hidden), "seed": seed,
-                "fraction": fraction, "seen": seen, "fresh": fresh, "test": test,
-                "seconds": time.perf_counter() - start,
-            })  # fmt: skip
-    return runs
+    ).fit(split[0], split[1])
+    return [
+        {
+            **fraction_run(name, seed, split, teacher, fraction, student_steps, hidden),
+            "hidden": list(hidden),
+        }
+        for fraction in CELLS[name][: 1 if quick else None]
+        for hidden in SIZES
+    ]
 
 
 def by_size(runs):
@@ -101,8 +85,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     timer = Timer()
     runs = run_seeds(one_seed, CELLS, args)
-    stem = "student_size_quick" if args.quick else "student_size"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(runs, indent=1))
+    save_runs("student_size", runs, args.quick)
     # The MLP(32) students: auto_choice.py's runs of the same cells (no
     # labels-only student there).
     mlp32 = [
@@ -139,7 +122,7 @@ student.
         "",
         table32,
     ]
-    write_results(stem.removesuffix("_quick"), "\n".join(parts), quick=args.quick)
+    write_results("student_size", "\n".join(parts), quick=args.quick)
 
 
 if __name__ == "__main__":
